@@ -1,0 +1,62 @@
+"""The ``crmlab`` command line: the one place that imports training, serving and monitoring.
+
+Each command lives in ``crmlab/commands/<name>.py`` as a thin click wrapper over plain functions and
+imports heavy libraries inside its body, so ``crmlab --help`` answers at once.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+# command name -> module in crmlab.commands exposing ``command``
+COMMANDS: dict[str, str] = {
+    "generate": "generate",
+    "ingest": "ingest",
+    "features": "features",
+    "main": "main",
+    "train": "train",
+    "promote": "promote",
+    "score": "score",
+    "serve": "serve",
+    "monitor": "monitor",
+    "schedule": "schedule",
+    "reports": "reports",
+}
+
+
+class LazyGroup(click.Group):
+    """Loads a command's module only when that command is run or listed."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(name for name in COMMANDS if _module_exists(COMMANDS[name]))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS or not _module_exists(COMMANDS[cmd_name]):
+            return None
+        module = importlib.import_module(f"crmlab.commands.{COMMANDS[cmd_name]}")
+        return module.command
+
+
+def _module_exists(name: str) -> bool:
+    return importlib.util.find_spec(f"crmlab.commands.{name}") is not None
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="crmlab")
+def cli() -> None:
+    """crmlab: leakage-free customer features, tuned churn/CLV/segment models on MLflow, served and monitored.
+
+    Tracking store: MLFLOW_TRACKING_URI (default sqlite:///mlflow.db in the working directory).
+    """
+
+
+def main() -> None:
+    import training.tracking  # noqa: F401  (sets DO_NOT_TRACK before any library loads)
+
+    cli()
+
+
+if __name__ == "__main__":
+    main()

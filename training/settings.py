@@ -1,0 +1,107 @@
+"""One typed settings object for the whole platform.
+
+Values come from (highest first): explicit keyword overrides (CLI flags), environment variables
+(``CRMLAB_*``; the tracking URI also honours MLflow's own ``MLFLOW_TRACKING_URI``), then defaults.
+Modules take a ``Settings`` argument instead of reading the environment themselves.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEMO_PII_KEY = "crmlab-demo-key-not-secret"
+
+
+class Settings(BaseSettings):
+    """Platform configuration; see README "Configuration" for the full table."""
+
+    model_config = SettingsConfigDict(env_prefix="CRMLAB_", extra="ignore", frozen=True)
+
+    # --- tracking -----------------------------------------------------------------------------
+    tracking_uri: str = Field(
+        default="sqlite:///mlflow.db",
+        validation_alias=AliasChoices("MLFLOW_TRACKING_URI", "CRMLAB_TRACKING_URI"),
+        description="MLflow tracking store; SQLite in the working directory by default.",
+    )
+    registry_uri: str | None = Field(
+        default=None, validation_alias=AliasChoices("MLFLOW_REGISTRY_URI", "CRMLAB_REGISTRY_URI")
+    )
+    experiment: str = Field(default="crmlab", description="Default MLflow experiment name.")
+
+    # --- privacy ------------------------------------------------------------------------------
+    pii_key: SecretStr | None = Field(default=None, description="HMAC key for direct identifiers.")
+    demo: bool = Field(default=False, description="Demo mode: a fixed, public PII key is allowed.")
+
+    # --- synthetic world ----------------------------------------------------------------------
+    seed: int = 42
+    dirt_rate: float = Field(default=0.01, ge=0.0, le=0.5)
+
+    # --- cleaning (fitted point-in-time, on rows before the cutoff only) -------------------------
+    impute_numeric: Literal["median", "none"] = "median"
+    impute_categorical: Literal["missing", "mode"] = "missing"
+    outliers: Literal["iqr", "zscore", "none"] = "iqr"
+    iqr_k: float = Field(default=3.0, gt=0)
+    zscore_max: float = Field(default=4.0, gt=0)
+    absurd_amount: float = Field(default=50_000.0, gt=0, description="Order amounts above this are refused.")
+
+    # --- features -----------------------------------------------------------------------------
+    horizon_days: int = Field(default=90, gt=0)
+    active_window_days: int = Field(default=365, gt=0)
+
+    # --- modelling ----------------------------------------------------------------------------
+    trials: int = Field(default=30, ge=1)
+    timeout_s: float | None = None
+    optuna_storage: str | None = Field(default=None, description="Optuna RDB URL; SQLite beside the tracking store by default.")
+
+    @field_validator("tracking_uri")
+    @classmethod
+    def _non_empty(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("MLFLOW_TRACKING_URI is empty: unset it or give a URI such as sqlite:///mlflow.db")
+        return value
+
+    def resolved_pii_key(self) -> bytes:
+        """The HMAC key; outside demo mode a missing key is an error that says what to do."""
+        if self.pii_key is not None and self.pii_key.get_secret_value():
+            return self.pii_key.get_secret_value().encode()
+        if self.demo:
+            return DEMO_PII_KEY.encode()
+        raise RuntimeError(
+            "CRMLAB_PII_KEY is not set: direct identifiers (name, email, phone) cannot be pseudonymised. "
+            "Set CRMLAB_PII_KEY to a secret of at least 16 characters, or pass --demo (CRMLAB_DEMO=1) "
+            "to use the public demo key on generated data."
+        )
+
+    def default_optuna_storage(self) -> str:
+        """SQLite study storage next to a SQLite tracking store, so optuna-dashboard can open it."""
+        if self.optuna_storage:
+            return self.optuna_storage
+        if self.tracking_uri.startswith("sqlite:///"):
+            db = Path(self.tracking_uri.removeprefix("sqlite:///"))
+            return f"sqlite:///{db.with_name('optuna.db')}"
+        if self.tracking_uri.startswith("postgresql"):
+            return self.tracking_uri
+        return "sqlite:///optuna.db"
+
+
+def get_settings(**overrides: Any) -> Settings:
+    """Settings from the environment, with CLI-flag overrides (``None`` means "not given")."""
+    given = {k: v for k, v in overrides.items() if v is not None}
+    if not given:
+        return _cached_settings(_env_fingerprint())
+    return Settings(**given)
+
+
+def _env_fingerprint() -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith(("CRMLAB_", "MLFLOW_"))))
+
+
+@lru_cache(maxsize=8)
+def _cached_settings(_fingerprint: tuple[tuple[str, str], ...]) -> Settings:
+    return Settings()

@@ -1,0 +1,50 @@
+"""MLflow wiring shared by every command: one place sets the tracking store and privacy switches."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from training.settings import Settings
+
+# No library phones home: Evidently (and others honouring the convention) read DO_NOT_TRACK.
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("MLFLOW_ENABLE_TELEMETRY", "false")
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+
+
+def configure_mlflow(settings: Settings) -> None:
+    """Point MLflow at the configured tracking (and registry) store."""
+    import mlflow
+
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    if settings.registry_uri:
+        mlflow.set_registry_uri(settings.registry_uri)
+
+
+@contextmanager
+def tracked_run(settings: Settings, run_name: str, experiment: str | None = None,
+                tags: dict[str, str] | None = None, nested: bool = False) -> Iterator[Any]:
+    """Start (or, under ``mlflow run``, reuse) an MLflow run.
+
+    ``mlflow run`` sets MLFLOW_RUN_ID; the first run opened in that process reuses it so the project
+    run holds the artifacts. Later runs in the same process (``main`` chains steps) become children.
+    """
+    import mlflow
+
+    configure_mlflow(settings)
+    active = mlflow.active_run()
+    if active is not None and not nested:
+        nested = True
+    if not nested and os.environ.get("MLFLOW_RUN_ID"):
+        with mlflow.start_run(run_id=os.environ["MLFLOW_RUN_ID"]) as run:
+            if tags:
+                mlflow.set_tags(tags)
+            yield run
+        return
+    if not nested:
+        mlflow.set_experiment(experiment or settings.experiment)
+    with mlflow.start_run(run_name=run_name, nested=nested, tags=tags) as run:
+        yield run
