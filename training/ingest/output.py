@@ -1,0 +1,58 @@
+"""Writing clean tables with the exact types of docs/DATA_MODEL.md section 2.
+
+Explicit Arrow types (not pandas' inference) so every reader sees ``signup_date`` as date32,
+timestamps as timestamp[us], counts as int64 even when a column is empty or nullable.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from training.ingest.contracts import MISSING, SPECS, Kind
+from training.ingest.quarantine import QUARANTINE_COLUMNS
+
+ARROW_TYPES: dict[Kind, pa.DataType] = {
+    "id": pa.string(), "text": pa.string(), "category": pa.string(), "date": pa.date32(),
+    "timestamp": pa.timestamp("us"), "int": pa.int64(), "float": pa.float64(), "bool": pa.bool_(),
+}
+
+
+def fill_missing_categories(table: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """Row-local cleaning: a null categorical becomes the explicit category ``"missing"``."""
+    out = frame.copy()
+    for column, spec in SPECS[table].columns.items():
+        if spec.kind == "category" and spec.nullable:
+            out[column] = out[column].where(out[column].notna(), MISSING)
+    return out
+
+
+def arrow_schema(table: str) -> pa.Schema:
+    return pa.schema([pa.field(c, ARROW_TYPES[s.kind]) for c, s in SPECS[table].columns.items()])
+
+
+def write_clean(table: str, frame: pd.DataFrame, path: Path) -> None:
+    """``frame`` (typed as after parsing) as parquet with the contract's Arrow types."""
+    schema = arrow_schema(table)
+    arrays = [_to_arrow(frame[f.name], f.type) for f in schema]
+    pq.write_table(pa.Table.from_arrays(arrays, schema=schema), path)
+
+
+def write_quarantine(quarantine: pd.DataFrame, path: Path) -> None:
+    schema = pa.schema([pa.field(c, pa.int64() if c == "row_number" else pa.string())
+                        for c in QUARANTINE_COLUMNS])
+    arrays = [pa.array(quarantine[f.name].tolist(), type=f.type) for f in schema]
+    pq.write_table(pa.Table.from_arrays(arrays, schema=schema), path)
+
+
+def _to_arrow(values: pd.Series, arrow_type: pa.DataType) -> pa.Array:
+    if arrow_type == pa.date32():
+        return pa.array(values.to_numpy(dtype="datetime64[D]"), type=arrow_type,
+                        mask=values.isna().to_numpy())
+    if arrow_type == pa.timestamp("us"):
+        return pa.array(values.to_numpy(dtype="datetime64[us]"), type=arrow_type,
+                        mask=values.isna().to_numpy())
+    return pa.array(values, type=arrow_type, from_pandas=True)
