@@ -40,7 +40,7 @@ class Settings(BaseSettings):
 
     # --- synthetic world ----------------------------------------------------------------------
     seed: int = 42
-    dirt_rate: float = Field(default=0.01, ge=0.0, le=0.5)
+    dirt_rate: float = Field(default=0.01, ge=0.0, le=0.15, description="Share of rows per dirt kind.")
 
     # --- cleaning (fitted point-in-time, on rows before the cutoff only) -------------------------
     impute_numeric: Literal["median", "none"] = "median"
@@ -57,7 +57,9 @@ class Settings(BaseSettings):
     # --- modelling ----------------------------------------------------------------------------
     trials: int = Field(default=30, ge=1)
     timeout_s: float | None = None
-    optuna_storage: str | None = Field(default=None, description="Optuna RDB URL; SQLite beside the tracking store by default.")
+    optuna_storage: str | None = Field(
+        default=None, description="Optuna RDB URL; SQLite beside the tracking store by default."
+    )
 
     @field_validator("tracking_uri")
     @classmethod

@@ -4,7 +4,25 @@ from __future__ import annotations
 
 import click
 
-seed_option = click.option("--seed", type=int, default=None, help="Random seed (default: CRMLAB_SEED or 42).")
+
+class WholeNumber(click.ParamType):
+    """An integer that also accepts ``10000.0`` or ``1e6`` (MLproject passes float parameters)."""
+
+    name = "integer"
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        try:
+            number = float(str(value))
+        except ValueError:
+            self.fail(f"{value!r} is not a whole number", param, ctx)
+        if not number.is_integer():
+            self.fail(f"{value!r} is not a whole number", param, ctx)
+        return int(number)
+
+
+seed_option = click.option("--seed", type=WholeNumber(), default=None, help="Random seed (default: CRMLAB_SEED or 42).")
 demo_option = click.option(
     "--demo", is_flag=True, default=None,
     help="Demo mode: use the public demo PII key (generated data only). Same as CRMLAB_DEMO=1.",
