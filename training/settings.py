@@ -21,7 +21,7 @@ DEMO_PII_KEY = "crmlab-demo-key-not-secret"
 class Settings(BaseSettings):
     """Platform configuration; see README "Configuration" for the full table."""
 
-    model_config = SettingsConfigDict(env_prefix="CRMLAB_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(env_prefix="CRMLAB_", extra="ignore", frozen=True, populate_by_name=True)
 
     # --- tracking -----------------------------------------------------------------------------
     tracking_uri: str = Field(

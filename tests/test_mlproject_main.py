@@ -1,0 +1,89 @@
+"""The main job, run as a user runs it: `mlflow run . -e main --env-manager local` on a small world.
+
+One real MLflow project run (a subprocess in the active virtualenv), then checks on what it left:
+tracked runs with the data-quality report and feature artifacts, a registered champion, and not a
+single raw name, email or phone anywhere under the tracking store, artifacts or outputs.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+from pii_scan import pii_hits
+
+REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def main_run(tmp_path_factory) -> dict:
+    home = tmp_path_factory.mktemp("main")
+    uri = f"sqlite:///{home / 'mlflow.db'}"
+    client = MlflowClient(uri)  # creates the store here, so artifacts land under home/mlruns
+    client.search_experiments()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_RUN")}
+    env.update({"MLFLOW_TRACKING_URI": uri, "CRMLAB_DEMO": "1", "DO_NOT_TRACK": "1",
+                "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"})
+    cmd = [sys.executable, "-m", "mlflow", "run", str(REPO), "-e", "main", "--env-manager", "local",
+           "-P", "customers=1500", "-P", "trials=3", "-P", f"workdir={home / 'data'}"]
+    proc = subprocess.run(cmd, cwd=home, env=env, capture_output=True, text=True, timeout=1500)
+    assert proc.returncode == 0, f"mlflow run failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}"
+    return {"home": home, "uri": uri, "client": client, "log": proc.stdout + proc.stderr}
+
+
+def _runs(client: MlflowClient) -> pd.DataFrame:
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    return mlflow.search_runs(experiment_ids=experiments, output_format="pandas")
+
+
+def test_every_step_is_a_tracked_child_of_the_main_run(main_run):
+    mlflow.set_tracking_uri(main_run["uri"])
+    runs = _runs(main_run["client"])
+    names = set(runs["tags.mlflow.runName"].dropna())
+    for step in ("generate", "ingest", "features"):
+        assert step in names, f"no `{step}` run among {sorted(names)}"
+    parents = runs["tags.mlflow.parentRunId"].dropna()
+    assert len(parents) >= 4, "steps must be nested under the project run"
+    assert (runs["status"] == "FINISHED").all(), runs[["tags.mlflow.runName", "status"]]
+
+
+def test_ingest_run_logs_the_data_quality_report_and_counts_add_up(main_run):
+    client = main_run["client"]
+    mlflow.set_tracking_uri(main_run["uri"])
+    runs = _runs(client)
+    ingest = runs[runs["tags.mlflow.runName"] == "ingest"].iloc[0]
+    files = {f.path for f in client.list_artifacts(ingest.run_id, "data_quality")}
+    assert {"data_quality/dq_report.json", "data_quality/dq_report.md"} <= files, files
+    for table in ("customers", "transactions", "events"):
+        rows_in = ingest[f"metrics.{table}.rows_in"]
+        parts = sum(ingest[f"metrics.{table}.{k}"] for k in ("rows_kept", "rows_quarantined",
+                                                              "rows_excluded_no_consent"))
+        assert rows_in == parts and rows_in > 0, table
+
+
+def test_features_are_written_with_labels_for_every_training_cutoff(main_run):
+    features = pd.read_parquet(main_run["home"] / "data" / "features" / "features.parquet")
+    assert features["cutoff"].nunique() == 3
+    assert 0.05 < features["churned"].dropna().mean() < 0.95
+    assert not features.duplicated(["customer_id", "cutoff"]).any()
+
+
+def test_churn_champion_is_registered(main_run):
+    version = main_run["client"].get_model_version_by_alias("churn", "champion")
+    assert version.tags.get("crmlab.family") == "churn"
+
+
+def test_no_raw_pii_leaves_ingestion(main_run):
+    home = main_run["home"]
+    raw = pd.read_parquet(home / "data" / "raw" / "customers.parquet")
+    pii = [v for col in ("full_name", "email", "phone") for v in raw[col].dropna().astype(str) if len(v) > 5]
+    assert pii_hits(home / "data" / "raw", pii[:50]), "control: the raw world must hold identifiers"
+    hits = pii_hits(home, pii, skip=home / "data" / "raw")
+    assert not hits, f"raw identifiers escaped ingestion: {hits[:10]}"

@@ -1,0 +1,103 @@
+"""End to end: both input shapes train, compare, register and serve; the CLI refuses bad input clearly."""
+
+from __future__ import annotations
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from crmlab.commands.train_clv import command
+from training.clv import train as clv_train
+from training.clv.inputs import problem_from_features
+from training.clv.pyfunc import OUTPUT_COLUMNS
+from training.settings import get_settings
+
+
+def _artifacts(run_id: str) -> set[str]:
+    return {a.path for a in mlflow.MlflowClient().list_artifacts(run_id, "clv")}
+
+
+def test_transaction_log_shape_trains_registers_and_promotes_via_cli(tmp_path, sim_log, sim_split):
+    calibration_end, horizon = sim_split
+    path = tmp_path / "log.csv"
+    renamed = sim_log.rename(columns={"customer_id": "cust", "date": "day", "amount": "spend"})
+    renamed.to_csv(path, index=False)
+    result = CliRunner().invoke(command, [
+        "--transactions", str(path), "--id", "cust", "--date", "day", "--amount", "spend",
+        "--calibration-end", calibration_end, "--horizon-days", str(horizon), "--trials", "2", "--seed", "3",
+        "--promote"])
+    assert result.exit_code == 0, result.output
+    assert "winner:" in result.output and "PROMOTED" in result.output
+    client = mlflow.MlflowClient()
+    version = client.get_model_version_by_alias("clv", "champion")
+    assert version.tags["crmlab.family"] == "clv" and version.tags["clv.winner"] in {"btyd", "lightgbm"}
+    assert version.tags["clv.shape"] == "transactions"
+    assert {"clv/comparison.csv", "clv/comparison.md", "clv/holdout_predictions.parquet", "clv/MODEL_CARD.md",
+            "clv/calibration_by_decile.png", "clv/clv_tiers.json"} <= _artifacts(version.run_id)
+    predictions = pd.read_parquet(mlflow.artifacts.download_artifacts(
+        run_id=version.run_id, artifact_path="clv/holdout_predictions.parquet"))
+    assert list(predictions.columns) == ["customer_id", "actual", "btyd", "lightgbm", "btyd_p_alive"]
+    comparison = pd.read_csv(mlflow.artifacts.download_artifacts(run_id=version.run_id,
+                                                                 artifact_path="clv/comparison.csv"))
+    assert {"mae", "rmse", "spearman", "normalized_gini", "top_decile_capture"} <= set(comparison.columns)
+    # The registered model scores its own holdout with the documented columns.
+    holdout = pd.read_parquet(mlflow.artifacts.download_artifacts(run_id=version.run_id,
+                                                                  artifact_path="holdout.parquet"))
+    out = mlflow.pyfunc.load_model("models:/clv@champion").predict(holdout)
+    assert list(out.columns) == OUTPUT_COLUMNS and len(out) == len(holdout)
+    assert out["clv_tier"].notna().all() and (out["predicted_spend"] >= 0).all()
+    # Served predictions are the ones that were evaluated.
+    np.testing.assert_allclose(out["predicted_spend"], predictions[version.tags["clv.winner"]], rtol=1e-9)
+
+
+def test_features_shape_trains_both_winners_and_the_gate_compares_them(features_world, monkeypatch):
+    features_dir, clean_dir = features_world
+    settings = get_settings()
+    problem = problem_from_features(features_dir, data_dir=clean_dir, seed=0)
+    assert problem.categorical == ["region"] and "region" in problem.features
+    assert problem.train["cutoff"].max() < problem.holdout["cutoff"].min()  # time-based split
+    assert {"btyd_frequency", "btyd_T"} <= set(problem.holdout.columns)
+    first = clv_train.train_clv(problem, trials=2, timeout=None, model_name="clv-f", seed=0, storage=None,
+                                promote=True, settings=settings)
+    # Force the other model to win the second time: both kinds must register and serve.
+    other = "btyd" if first.winner == "lightgbm" else "lightgbm"
+    monkeypatch.setattr(clv_train, "pick_winner", lambda table: other)
+    second = clv_train.train_clv(problem, trials=1, timeout=None, model_name="clv-f", seed=1, storage=None,
+                                 promote=True, settings=settings)
+    assert (first.version, second.version) == ("1", "2") and second.winner == other
+    # The gate compared the two on the challenger's holdout (which carries every model's inputs).
+    assert "mean loss diff" in second.promotion
+    tags = mlflow.MlflowClient().get_model_version("clv-f", "2").tags
+    assert tags["gate.decision"] in {"promoted", "refused"} and "gate.mean_loss_diff" in tags
+    out = mlflow.pyfunc.load_model("models:/clv-f/2").predict(problem.holdout)
+    assert list(out.columns) == OUTPUT_COLUMNS
+    assert out["p_alive"].notna().any() == (other == "btyd")
+
+
+def test_features_shape_needs_the_clean_data(features_world):
+    features_dir, _ = features_world
+    result = CliRunner().invoke(command, ["--features", str(features_dir), "--trials", "1"])
+    assert result.exit_code != 0 and "--data CLEAN_DIR" in result.output
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    ([], "exactly one input"),
+    (["--features", "f", "--transactions", "t"], "exactly one input"),
+    (["--transactions", "t.csv", "--id", "c"], "--date, --amount, --calibration-end"),
+    (["--features", "f", "--id", "c"], "go with --transactions"),
+])
+def test_cli_usage_errors(args, words):
+    result = CliRunner().invoke(command, args)
+    assert result.exit_code == 2 and words in result.output
+
+
+def test_cli_names_the_bad_row_of_a_transaction_log(tmp_path):
+    path = tmp_path / "log.csv"
+    pd.DataFrame({"c": ["a", "b", "a"], "d": ["2021-01-01", "2021-01-02", "2021-02-01"],
+                  "x": [5.0, -3.0, 4.0]}).to_csv(path, index=False)
+    result = CliRunner().invoke(command, ["--transactions", str(path), "--id", "c", "--date", "d",
+                                          "--amount", "x", "--calibration-end", "2021-01-20"])
+    assert result.exit_code == 1
+    assert "column 'x', row 2" in result.output and "negative" in result.output

@@ -1,0 +1,111 @@
+"""``ClvModel``: the served CLV model, whichever of LightGBM or BG/NBD + Gamma-Gamma won.
+
+Output, one row per input row (same index): ``predicted_spend`` (expected spend over the model's
+horizon, currency units), ``p_alive`` (BG/NBD probability the customer is still active; NaN when the
+LightGBM model serves, it has no such notion) and ``clv_tier`` (platinum/gold/silver/bronze from the
+thresholds frozen at training, artifact ``clv_tiers.json``).
+
+Input validation is the core's (``ValidatedPyfunc``). For BG/NBD the four ``btyd_*`` columns must be
+present and consistent (non-negative, integral frequency, recency <= T); a row with all four null is a
+customer with no purchase yet: predicted spend 0, p_alive NaN (BG/NBD describes repeat buying only).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from training.clv.btyd import BTYD_INPUTS, BTYDModel, from_inputs, predict_from_inputs
+from training.clv.tiers import assign_tiers, load_thresholds
+from training.core.pyfunc_base import InputSpec, ValidatedPyfunc, invalid_input
+
+OUTPUT_COLUMNS = ["predicted_spend", "p_alive", "clv_tier"]
+TIERS_ARTIFACT = "tiers"
+Kind = Literal["lightgbm", "btyd"]
+
+
+class ClvModel(ValidatedPyfunc):
+    """Self-contained (booster text / BTYD parameters travel in the pickle); tiers reload from the artifact.
+    """
+
+    def __init__(self, spec: InputSpec, *, kind: Kind, horizon_days: int, thresholds: dict[str, float],
+                 booster_text: str | None = None, btyd_params: dict[str, float] | None = None,
+                 scale: float = 1.0, categorical: list[str] | None = None) -> None:
+        super().__init__(spec)
+        if kind == "lightgbm" and not booster_text:
+            raise ValueError("a LightGBM ClvModel needs the booster (model_to_string())")
+        if kind == "btyd" and not btyd_params:
+            raise ValueError("a BTYD ClvModel needs the fitted parameters")
+        self.kind, self.horizon_days, self.thresholds = kind, horizon_days, dict(thresholds)
+        self.booster_text, self.btyd_params, self.scale = booster_text, btyd_params, scale
+        self.categorical = list(categorical or [])
+        self._booster = None
+
+    def load_context(self, context) -> None:
+        if context is not None and TIERS_ARTIFACT in (context.artifacts or {}):
+            self.thresholds = load_thresholds(context.artifacts[TIERS_ARTIFACT])
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_booster": None}  # rebuilt from text: no native handle in the pickle
+
+    def preprocess(self, frame: pd.DataFrame) -> pd.DataFrame:
+        if self.kind == "btyd":
+            missing = [c for c in BTYD_INPUTS.values() if c not in frame.columns]
+            if missing:
+                raise ValueError(f"missing required column(s): {', '.join(missing)}; build them with "
+                                 "training.clv.inputs.add_btyd_inputs (see the model card)")
+        return frame
+
+    def predict_spend(self, features: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """(predicted spend over the horizon, p_alive) for a validated feature frame."""
+        if self.kind == "btyd":
+            summary = from_inputs(features)
+            _check_summary_rows(summary, summary.isna().all(axis=1).to_numpy())
+            return predict_from_inputs(BTYDModel.from_params(self.btyd_params), features, self.horizon_days)
+        from training.core.lgbm import as_lgbm_frame
+
+        spend = self._lgbm().predict(as_lgbm_frame(features, self.categorical)) * self.scale
+        return np.clip(spend, 0.0, None), np.full(len(features), np.nan)
+
+    def predict_frame(self, features: pd.DataFrame) -> pd.DataFrame:
+        spend, p_alive = self.predict_spend(features)
+        return pd.DataFrame({"predicted_spend": spend, "p_alive": p_alive,
+                             "clv_tier": assign_tiers(spend, self.thresholds)}, index=features.index)
+
+    def _lgbm(self):
+        if self._booster is None:
+            import lightgbm
+
+            self._booster = lightgbm.Booster(model_str=self.booster_text)
+        return self._booster
+
+
+def btyd_spec() -> InputSpec:
+    """All four optional for the core validator (all-null = no purchase yet); presence is checked above."""
+    return InputSpec(columns=tuple(BTYD_INPUTS.values()))
+
+
+def _check_summary_rows(summary: pd.DataFrame, no_history: np.ndarray) -> None:
+    """Refuse summaries BG/NBD cannot mean anything for; name the column and the first row position."""
+    summary = summary.reset_index(drop=True)
+    problems = {
+        BTYD_INPUTS["frequency"]: (summary["frequency"] < 0) | (summary["frequency"] % 1 != 0),
+        BTYD_INPUTS["recency"]: (summary["recency"] < 0) | (summary["recency"] > summary["T"] + 1e-9),
+        BTYD_INPUTS["T"]: summary["T"] < 0,
+        BTYD_INPUTS["monetary_value"]: summary["monetary_value"] < 0,
+    }
+    partial = summary.isna().any(axis=1) & ~no_history
+    if partial.any():
+        raise invalid_input(
+            f"btyd_* columns are partly null in {int(partial.sum())} row(s) (first at row position "
+            f"{int(np.flatnonzero(partial.to_numpy())[0])}): give all four, or all null for a customer "
+            "with no purchase yet")
+    for column, bad in problems.items():
+        bad = bad & ~no_history
+        if bad.any():
+            raise invalid_input(
+                f"column {column!r} is out of range in {int(bad.sum())} row(s) (first at row position "
+                f"{int(np.flatnonzero(bad.to_numpy())[0])}): frequency is a whole number >= 0, "
+                "0 <= recency <= T, monetary_value >= 0 (build them with training.clv.inputs)")

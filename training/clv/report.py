@@ -1,0 +1,99 @@
+"""CLV run artifacts: comparison table (CSV + Markdown), holdout predictions, calibration plot, model card."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from training.clv.btyd import BTYDModel
+from training.clv.gate import TOLERANCE, TOTAL_RATIO_BOUNDS
+from training.clv.inputs import LABEL, ClvProblem
+from training.clv.metrics import PRIMARY_METRIC, calibration_by_decile, plot_calibration
+from training.clv.tiers import TIER_SHARES
+from training.clv.transactions import ID
+from training.core.pyfunc_base import InputSpec
+
+
+def write_comparison(out: Path, problem: ClvProblem, table: pd.DataFrame, predictions: dict[str, np.ndarray],
+                     p_alive: np.ndarray, winner: str) -> None:
+    """comparison.csv/.md, holdout_predictions.parquet, calibration_by_decile.csv/.png."""
+    actual = problem.holdout[LABEL].to_numpy(float)
+    table.to_csv(out / "comparison.csv")
+    (out / "comparison.md").write_text(_markdown(table, winner))
+    frame = pd.DataFrame({ID: problem.holdout[ID].astype(str).to_numpy(), "actual": actual,
+                          **predictions, "btyd_p_alive": p_alive})
+    frame.to_parquet(out / "holdout_predictions.parquet", index=False)
+    deciles = pd.concat([calibration_by_decile(actual, pred).assign(model=name)
+                         for name, pred in predictions.items()], ignore_index=True)
+    deciles.to_csv(out / "calibration_by_decile.csv", index=False)
+    plot_calibration(actual, predictions, str(out / "calibration_by_decile.png"))
+
+
+def _table(table: pd.DataFrame, winner: str) -> str:
+    cols = list(table.columns)
+    lines = ["| model | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
+    for name, row in table.iterrows():
+        mark = " (winner)" if name == winner else ""
+        lines.append(f"| {name}{mark} | " + " | ".join(f"{v:.4g}" for v in row.to_numpy(float)) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _markdown(table: pd.DataFrame, winner: str) -> str:
+    return (f"# CLV holdout comparison\n\nPrimary metric: `{PRIMARY_METRIC}` (higher is better).\n\n"
+            + _table(table, winner))
+
+
+def write_model_card(out: Path, problem: ClvProblem, table: pd.DataFrame, winner: str, spec: InputSpec,
+                     thresholds: dict[str, float], btyd: BTYDModel, best_params: dict) -> None:
+    params = ", ".join(f"{k}={v:.4g}" for k, v in btyd.params().items())
+    tiers = ", ".join(f"{name} >= {value:.2f}" for name, value in thresholds.items())
+    shares = ", ".join(f"{k}: top {v:.0%}" for k, v in TIER_SHARES.items())
+    lgbm = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in best_params.items())
+    notes = "\n".join(f"- {n}" for n in problem.notes) or "- none"
+    text = f"""# Model card: customer lifetime value (`clv`)
+
+## What it predicts
+Expected spend per customer over the next {problem.horizon_days} days (`predicted_spend`, currency units),
+`p_alive` (BG/NBD probability the customer is still active; NaN when LightGBM serves) and `clv_tier`.
+
+## Data ({problem.shape} input shape)
+Train {len(problem.train)} rows, validation {len(problem.valid)} rows, holdout {len(problem.holdout)} rows.
+{notes}
+
+## Models compared
+- **btyd**: BG/NBD (purchase days) x Gamma-Gamma (spend per purchase day), fitted by maximum likelihood on
+  {len(problem.btyd_population)} customers' calibration history ({params}; time unit weeks).
+- **lightgbm**: LightGBM with the Tweedie objective (variance power searched), tuned with Optuna ({lgbm}).
+  Tweedie rather than a two-part (buy? x how much) model: future spend is a point mass at 0 plus a
+  skewed positive part, exactly the compound Poisson-Gamma the Tweedie family (1 < power < 2) describes;
+  one model, one objective to tune and no product of two errors. Early stopping, pruning and trial
+  selection use the validation Poisson deviance, because Tweedie likelihoods at different powers are
+  not comparable.
+
+## Holdout comparison (winner: **{winner}**)
+Primary metric: normalized Gini (targeting ranks customers by value; 1 = perfect order), MAE reported.
+
+{_table(table, winner)}
+## Tiers
+Thresholds on the winner's predictions for its training population ({shares}): {tiers}.
+Stored in `clv_tiers.json` with the model, so a tier depends only on the customer's own prediction.
+
+## Inputs
+{spec.describe()}
+BG/NBD inputs (`btyd_frequency` repeat purchase days, `btyd_recency` and `btyd_T` in weeks,
+`btyd_monetary_value` mean repeat-day spend) come from `training.clv.inputs.add_btyd_inputs`; all four null
+means no purchase yet (predicted spend 0).
+
+## Promotion gate
+Per-row loss |predicted - actual| / mean actual spend on the holdout (absolute error: robust to whales);
+tolerance {TOLERANCE} (upper 95% bound of the MAE increase, in units of mean spend); checks: finite,
+non-negative predictions and total predicted / total actual in {TOTAL_RATIO_BOUNDS}.
+
+## Limitations
+BG/NBD assumes a stationary purchase process and independent spend and frequency; LightGBM trained on
+earlier cutoffs assumes the next horizon behaves like the past ones. The winner is chosen on the same
+holdout that is reported (two candidates only, so the optimism is small).
+"""
+    (out / "MODEL_CARD.md").write_text(text)
