@@ -48,7 +48,8 @@ def isolated_tracking(tmp_path, monkeypatch, session_tracking) -> str:
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     monkeypatch.setenv("CRMLAB_DEMO", "1")
-    monkeypatch.delenv("MLFLOW_RUN_ID", raising=False)
+    for var in ("MLFLOW_RUN_ID", "MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME"):
+        monkeypatch.delenv(var, raising=False)
     monkeypatch.chdir(tmp_path)
     _reset_mlflow(uri)
     yield uri

@@ -1,0 +1,236 @@
+"""Train, describe and register a segmentation model: the one function behind ``crmlab train segments``.
+
+Flow: latest-cutoff features -> fitting sample -> Optuna search (core ``run_study``) -> assign every
+customer -> stable IDs against the champion (or IDs by revenue for a first model) -> personas and
+plots -> ``log_and_register`` as ``challenger`` -> optional core ``promote``.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from rich.console import Console
+
+from training.segments import plots
+from training.segments.inputs import (
+    FeatureSpec,
+    SegmentationInputError,
+    latest_cutoff,
+    read_features,
+    select_features,
+)
+from training.segments.model import SegmentsModel, required_inputs
+from training.segments.personas import REVENUE, name_segments, persona_sheet, segment_profiles
+from training.segments.pipeline import FittedSegmenter, SegmenterConfig, sample_rows
+from training.segments.quality import Quality
+from training.segments.search import SearchData, SearchResult, SearchSpace, choose_segmenter, k_sweep
+from training.segments.stable_ids import MatchResult, initial_ids, match_to_champion, unmatched
+from training.settings import Settings
+
+FAMILY = "segments"
+HOLDOUT_ROWS = 5_000
+EXAMPLE_ROWS = 5
+_console = Console(stderr=True)
+
+
+@dataclass
+class Champion:
+    version: str
+    segment_ids: np.ndarray | None  # champion's assignment of the current customers (None: cannot score)
+    names: dict[int, str]
+    high_water: int
+    error: str = ""
+
+
+@dataclass
+class SegmentsResult:
+    """What a training produced; ``assignments`` holds every customer's segment (kept in memory only)."""
+
+    model_name: str
+    version: str
+    run_id: str
+    config: SegmenterConfig
+    quality: Quality
+    names: dict[int, str]
+    profiles: pd.DataFrame
+    match: MatchResult
+    assignments: pd.DataFrame
+    decision: Any = None  # training.core.promotion.PromotionDecision when --promote
+
+
+def train_segments(features: str | Path | pd.DataFrame, *, settings: Settings, trials: int | None = None,
+                   timeout: float | None = None, model_name: str = FAMILY, seed: int | None = None,
+                   storage: str | None = None, promote: bool = False,
+                   space: SearchSpace | None = None) -> SegmentsResult:
+    """Search, fit, name and register a segmentation; ``features`` is a features dir or its frame."""
+    import mlflow
+
+    from training.core.promotion import log_holdout
+    from training.core.promotion import promote as core_promote
+    from training.core.registry import data_hash, log_and_register
+    from training.tracking import tracked_run
+
+    space = space or SearchSpace()
+    seed = settings.seed if seed is None else seed
+    frame = latest_cutoff(features) if isinstance(features, pd.DataFrame) else read_features(features)
+    spec = select_features(frame)
+    if len(frame) < space.k_min:
+        raise SegmentationInputError(
+            f"{len(frame)} customer(s) cannot form {space.k_min} or more segments: segmentation needs "
+            "at least a few hundred customers; check the features dir."
+        )
+    fit_rows = sample_rows(len(frame), space.fit_rows, seed)
+    sample = frame.iloc[fit_rows].reset_index(drop=True)
+    data = SearchData.build(sample, spec, space, seed)
+    _console.log(f"segments: {len(frame):,} customers, fitting sample {len(sample):,}, "
+                 f"{len(spec.columns)} features in {len(spec.groups)} groups")
+
+    with tracked_run(settings, run_name=f"train-{model_name}", tags={"crmlab.family": FAMILY}) as run:
+        mlflow.log_params({"customers": len(frame), "fit_rows": len(sample), "eval_rows": len(data.eval_rows),
+                           "resamples": space.resamples, "k_range": f"{space.k_min}-{data.k_max}",
+                           "min_segment_share": space.min_share, "seed": seed,
+                           "features": ",".join(spec.columns)[:6000]})
+        search = choose_segmenter(data, space, trials=trials or settings.trials,
+                                  timeout=timeout if timeout is not None else settings.timeout_s, seed=seed,
+                                  study_name=f"{model_name}-{run.info.run_id[:8]}",
+                                  storage=storage or settings.optuna_storage, settings=settings)
+        best = search.best
+        _console.log(f"segments: chose {best.config.label()} (objective "
+                     f"{best.quality.objective(space.min_share):.3f}); assigning every customer")
+        labels, distance = best.model.assign(frame)
+        champion = load_champion(model_name, frame)
+        match = _match(champion, labels, frame, best.config.k)
+        ids = np.array([match.label_to_id[lab] for lab in range(best.config.k)], dtype=np.int64)[labels]
+        profiles = segment_profiles(frame, ids, best.model.preprocessor)
+        names = name_segments(profiles, spec, fixed=match.kept_names)
+        profiles.insert(1, "segment_name", profiles["segment_id"].map(names))
+        _log_artifacts(search, data, best.model, profiles, names, match, ids, fit_rows, space, seed,
+                       title=f"Segments of {model_name}")
+        log_holdout(_holdout(frame, spec, fit_rows, champion, seed))
+        metrics = _metrics(best.quality, space, len(frame), match, champion)
+        imputed = best.model.preprocessor.missing_counts(frame)  # reported, never silent
+        mlflow.log_metrics(metrics | {f"imputed_rows.{c}": float(n) for c, n in imputed.items()})
+        model = SegmentsModel(best.model, match.label_to_id, names, high_water=match.high_water,
+                              required=required_inputs(sample, best.model))
+        tags = {"data_hash": data_hash(frame[[c for c in ("customer_id", *spec.inputs) if c in frame]]),
+                "segments.algorithm": best.config.algorithm, "segments.k": str(best.config.k),
+                "segments.pca": str(best.config.use_pca).lower(), "segments.names": json.dumps(names),
+                **match.tags(champion.version if champion else None)}
+        if champion and champion.error:
+            tags["segments.match_error"] = champion.error
+        version = log_and_register(model, model_name=model_name, family=FAMILY, artifacts={},
+                                   input_example=input_example(sample, spec), tags=tags, metrics=metrics,
+                                   settings=settings)
+        run_id = run.info.run_id
+    decision = core_promote(model_name, settings=settings) if promote else None
+    assignments = pd.DataFrame({"customer_id": frame["customer_id"].to_numpy() if "customer_id" in frame else
+                                np.arange(len(frame)), "segment_id": ids,
+                                "segment_name": pd.Series(ids).map(names).to_numpy(), "distance": distance})
+    return SegmentsResult(model_name, str(version.version), run_id, best.config, best.quality, names,
+                          profiles, match, assignments, decision)
+
+
+def load_champion(model_name: str, frame: pd.DataFrame) -> Champion | None:
+    """The current champion's assignment of ``frame`` (None when the model has no champion yet)."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    from training.core.registry import CHAMPION
+
+    client = mlflow.MlflowClient()
+    try:
+        version = client.get_model_version_by_alias(model_name, CHAMPION)
+    except MlflowException:
+        return None
+    loaded = mlflow.pyfunc.load_model(f"models:/{model_name}/{version.version}")
+    inner = loaded.unwrap_python_model()
+    names = dict(getattr(inner, "names", {}))
+    high_water = int(getattr(inner, "high_water", max(names, default=0)))
+    spec = getattr(inner, "spec", None)
+    columns = [c for c in spec.columns if c in frame.columns] if spec is not None else list(frame.columns)
+    try:
+        out = loaded.predict(frame[columns])
+    except MlflowException as err:
+        _console.log(f"segments: champion v{version.version} cannot score these features; all IDs are new")
+        return Champion(str(version.version), None, names, high_water, error=err.message[:500])
+    ids = out["segment_id"].to_numpy(dtype=np.int64)
+    seen = out[["segment_id", "segment_name"]].drop_duplicates("segment_id")
+    names = {int(k): str(v) for k, v in zip(seen["segment_id"], seen["segment_name"], strict=True)} | names
+    return Champion(str(version.version), ids, names, max(high_water, int(ids.max())))
+
+
+def _match(champion: Champion | None, labels: np.ndarray, frame: pd.DataFrame, k: int) -> MatchResult:
+    if champion is None:
+        return initial_ids(labels, frame[REVENUE].to_numpy(dtype=float), k)
+    if champion.segment_ids is None:
+        return unmatched(labels, k, high_water=champion.high_water, vanished=sorted(champion.names))
+    return match_to_champion(champion.segment_ids, champion.names, labels, k, high_water=champion.high_water)
+
+
+def input_example(sample: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
+    """A few rows of the model's input columns; numbers as float so integer features accept decimals."""
+    example = sample[list(spec.inputs)].head(EXAMPLE_ROWS).copy()
+    for col in example.columns:
+        if col in spec.ordinal:
+            example[col] = example[col].astype("string").astype(object)
+        else:
+            example[col] = example[col].astype("float64")
+    return example
+
+
+def _holdout(frame: pd.DataFrame, spec: FeatureSpec, fit_rows: np.ndarray, champion: Champion | None,
+             seed: int) -> pd.DataFrame:
+    """Up to ``HOLDOUT_ROWS`` customers outside the fitting sample (any customers when all were fitted),
+    with the champion's IDs for the gate's stability check. No customer_id: the gate needs none."""
+    unused = np.setdiff1d(np.arange(len(frame)), fit_rows)
+    if len(unused) == 0:
+        unused = np.arange(len(frame))
+    rows = np.sort(np.random.default_rng(seed + 11).choice(unused, size=min(len(unused), HOLDOUT_ROWS),
+                                                           replace=False))
+    holdout = frame.iloc[rows][list(spec.inputs)].copy()
+    if champion is not None and champion.segment_ids is not None:
+        holdout["champion_segment_id"] = champion.segment_ids[rows]
+    return holdout.reset_index(drop=True)
+
+
+def _metrics(quality: Quality, space: SearchSpace, customers: int, match: MatchResult,
+             champion: Champion | None) -> dict[str, float]:
+    metrics = {k: float(v) for k, v in vars(quality).items() if np.isfinite(v)}
+    metrics |= {"objective": quality.objective(space.min_share), "customers": float(customers)}
+    if champion is not None:
+        metrics["kept_share"] = match.kept_share
+        metrics["new_segments"] = float(len(match.new_ids))
+        metrics["vanished_segments"] = float(len(match.vanished_ids))
+    return metrics
+
+
+def _log_artifacts(search: SearchResult, data: SearchData, model: FittedSegmenter, profiles: pd.DataFrame,
+                   names: dict[int, str], match: MatchResult, ids: np.ndarray, fit_rows: np.ndarray,
+                   space: SearchSpace, seed: int, *, title: str) -> None:
+    """Persona sheet, tables and plots under the run's ``segments/`` artifact folder."""
+    import mlflow
+
+    k = model.config.k
+    sweep = k_sweep(data, range(space.k_min, data.k_max + 1), seed=seed)
+    sample_space = data.spaces[model.config.use_pca]
+    sample_ids = ids[fit_rows]
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp)
+        (out / "personas.md").write_text(persona_sheet(profiles, names, title=title))
+        profiles.to_csv(out / "personas.csv", index=False)
+        match.table.to_csv(out / "id_match.csv", index=False)
+        search.table().to_csv(out / "candidates.csv", index=False)
+        sweep.to_csv(out / "k_sweep.csv", index=False)
+        plots.elbow_plot(sweep, k, out / "elbow.png")
+        plots.silhouette_by_k_plot(sweep, search.table(), k, out / "silhouette_by_k.png")
+        plots.segment_map(sample_space, sample_ids, names, out / "map_pca.png", method="pca", seed=seed)
+        plots.segment_map(sample_space, sample_ids, names, out / "map_tsne.png", method="tsne", seed=seed)
+        if model.linkage is not None:
+            plots.dendrogram_plot(model.linkage, k, out / "dendrogram.png")
+        mlflow.log_artifacts(tmp, artifact_path="segments")
