@@ -1,0 +1,41 @@
+"""The churn gate on real churn models: first version, a broken challenger, and a recorded force."""
+
+from __future__ import annotations
+
+import mlflow
+import numpy as np
+
+from training.churn.gate import TOLERANCE
+from training.churn.inputs import synthetic_features, write_features_dir
+from training.churn.train import train_churn
+from training.core.promotion import promote
+from training.settings import get_settings
+
+
+def test_first_version_promoted_shuffled_label_challenger_refused_force_recorded(tmp_path):
+    settings = get_settings()
+    client = mlflow.MlflowClient()
+    frame = synthetic_features(4000, seed=11)
+    shuffled = frame.assign(churned=np.random.default_rng(0).permutation(frame["churned"].to_numpy()))
+
+    first = train_churn(write_features_dir(frame, tmp_path / "good"), trials=2, seed=0, promote=True,
+                        settings=settings)
+    assert first.promotion.promoted and "first version" in first.promotion.reason
+    assert str(client.get_model_version_by_alias("churn", "champion").version) == first.version
+
+    broken = train_churn(write_features_dir(shuffled, tmp_path / "bad"), trials=2, seed=0, settings=settings)
+    trusted = synthetic_features(3000, seed=12).dropna(subset=["churned"])  # unseen rows, true labels
+    refused = promote("churn", holdout=trusted, settings=settings)
+    assert not refused.promoted and not refused.forced
+    assert refused.mean_diff > 0.02 and refused.ci_high >= TOLERANCE and refused.rows == len(trusted)
+    assert refused.checks["probabilities_valid"]
+    tags = client.get_model_version("churn", broken.version).tags
+    assert tags["gate.decision"] == "refused" and tags["gate.forced"] == "false"
+    assert float(tags["gate.mean_loss_diff"]) > 0.02
+    assert str(client.get_model_version_by_alias("churn", "champion").version) == first.version
+
+    forced = promote("churn", holdout=trusted, force=True, settings=settings)
+    assert forced.promoted and forced.forced and forced.reason.startswith("forced despite the gate")
+    tags = client.get_model_version("churn", broken.version).tags
+    assert tags["gate.decision"] == "promoted" and tags["gate.forced"] == "true"
+    assert str(client.get_model_version_by_alias("churn", "champion").version) == broken.version

@@ -1,0 +1,153 @@
+"""Churn building blocks without MLflow: calibration choice, explanations, bands, inputs, selection rule."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from training.churn.calibration import choose_calibrator
+from training.churn.explain import format_value, top_reasons
+from training.churn.inputs import (
+    ChurnInputError,
+    from_features_dir,
+    synthetic_features,
+    write_features_dir,
+)
+from training.churn.model import risk_band
+from training.churn.scorers import fit_baseline
+from training.churn.train import Candidate, _choose, required_features
+from training.core.evaluation import expected_calibration_error
+
+
+def _outcomes(p_true: np.ndarray, seed: int) -> np.ndarray:
+    return (np.random.default_rng(seed).random(len(p_true)) < p_true).astype(int)
+
+
+def test_calibration_picks_sigmoid_for_a_smooth_distortion_and_fixes_it():
+    rng = np.random.default_rng(0)
+    logit = rng.normal(-0.5, 1.5, 6000)
+    p_true = 1 / (1 + np.exp(-logit))
+    y = _outcomes(p_true, 1)
+    overconfident = 1 / (1 + np.exp(-2.5 * logit))  # a temperature problem: exactly Platt's shape
+    calibrator, losses = choose_calibrator(overconfident[:3000], y[:3000], seed=0)
+    assert calibrator.method == "sigmoid" and losses["sigmoid"] < min(losses["isotonic"], losses["none"])
+    fixed = calibrator.apply(overconfident[3000:])
+    before = expected_calibration_error(y[3000:], overconfident[3000:])
+    assert expected_calibration_error(y[3000:], fixed) < before / 3
+
+
+def test_calibration_picks_isotonic_for_a_non_monotone_in_logit_distortion():
+    rng = np.random.default_rng(2)
+    p_true = rng.uniform(0.02, 0.98, 8000)
+    y = _outcomes(p_true, 3)
+    stepped = np.where(p_true < 0.5, p_true / 3, 0.5 + (p_true - 0.5) ** 2)  # kinked: no single sigmoid fits
+    calibrator, losses = choose_calibrator(stepped, y, seed=0)
+    assert calibrator.method == "isotonic" and losses["isotonic"] < min(losses["sigmoid"], losses["none"])
+    out = calibrator.apply(np.array([0.0, 1.0]))
+    assert out.min() > 0 and out.max() < 1  # never exactly 0 or 1 (infinite log loss)
+
+
+def test_already_calibrated_scores_stay_nearly_unchanged():
+    p_true = np.random.default_rng(4).uniform(0.05, 0.95, 600)
+    y = _outcomes(p_true, 5)
+    calibrator, losses = choose_calibrator(p_true, y, seed=0)
+    assert calibrator.method != "isotonic"  # steps on 600 rows lose to a smooth (or no) map here
+    assert losses[calibrator.method] <= losses["none"] < losses[calibrator.method] + 0.005
+    assert np.abs(calibrator.apply(p_true) - p_true).max() < 0.06
+
+
+def test_risk_bands_follow_the_documented_thresholds():
+    bands = risk_band(np.array([0.0, 0.199, 0.2, 0.499, 0.5, 1.0]))
+    assert list(bands) == ["low", "low", "medium", "medium", "high", "high"]
+
+
+def test_top_reasons_are_the_largest_effects_with_the_customers_values():
+    contrib = pd.DataFrame({"recency_days": [1.2, -0.1], "plan": [-0.5, 0.0], "frequency": [0.1, -0.9],
+                            "tenure_days": [0.05, 0.3]})
+    values = pd.DataFrame({"recency_days": [212.0, 3.0], "plan": ["basic", None], "frequency": [1.0, 12.5],
+                           "tenure_days": [400.0, np.nan]})
+    texts = top_reasons(contrib, values, labels={"recency_days": "days since the last order"})
+    assert texts[0] == ("days since the last order: 212, raises risk; plan: basic, lowers risk; "
+                        "frequency: 1, raises risk")
+    assert texts[1] == ("frequency: 12.50, lowers risk; tenure days: missing, raises risk; "
+                        "days since the last order: 3, lowers risk")
+    assert format_value(np.float64(3.0)) == "3" and format_value(None) == "missing"
+
+
+def test_linear_contributions_add_up_to_the_models_log_odds():
+    frame = synthetic_features(3000, seed=4, kind="linear").dropna(subset=["churned"])
+    features = ["recency_days", "frequency", "sessions_90d", "plan", "region"]
+    x, y = frame[features], frame["churned"].astype(int)
+    scorer, losses = fit_baseline((x[:2000], y[:2000]), (x[2000:], y[2000:]), features=features,
+                                  categorical=["plan", "region"], seed=0)
+    assert set(losses) == {"C_0.01", "C_0.1", "C_1", "C_10"}
+    contrib = scorer.contributions(x[2000:])
+    p = scorer.raw_proba(x[2000:])
+    logit = np.log(p / (1 - p))
+    offset = logit - contrib.sum(axis=1).to_numpy()
+    assert np.allclose(offset, offset[0])  # log-odds = constant + sum of contributions
+    assert contrib["recency_days"].corr(x[2000:]["recency_days"]) > 0.99
+
+
+def test_never_worse_than_baseline_rule():
+    def cand(name: str, loss: float) -> Candidate:
+        return Candidate(name, None, None, {"isotonic": loss + 0.01, "sigmoid": loss}, 0.7)
+
+    def chosen(lgbm_loss: float, baseline_loss: float) -> str:
+        pair = {"lightgbm": cand("lightgbm", lgbm_loss), "logistic": cand("logistic", baseline_loss)}
+        return _choose(pair).name
+
+    assert chosen(0.50, 0.51) == "lightgbm"
+    assert chosen(0.52, 0.51) == "logistic"  # never ship a model worse than its baseline
+    assert chosen(0.51, 0.51) == "lightgbm"  # a tie is not worse
+
+
+def test_features_dir_reading_reports_unlabelled_rows_and_the_input_contract(tmp_path):
+    frame = synthetic_features(1000, seed=0)
+    out = write_features_dir(frame, tmp_path / "f")
+    meta = json.loads((out / "features_meta.json").read_text())
+    meta["categorical_features"] = ["region", "acquisition_channel", "age_band", "plan"]
+    (out / "features_meta.json").write_text(json.dumps(meta))
+    data = from_features_dir(out)
+    unlabelled = int(frame["churned"].isna().sum())
+    assert len(data.frame) == 1000 - unlabelled and data.frame["churned"].isin([0, 1]).all()
+    assert any(f"{unlabelled} row(s) with a null 'churned'" in n for n in data.notes)
+    assert data.categorical == ["region", "acquisition_channel", "age_band", "plan"]
+    assert "future_spend" not in data.features and "customer_id" not in data.features
+    required = required_features(data)
+    assert "frequency" in required and "sessions_90d" not in required and "plan" not in required
+    assert data.labels["recency_days"] == "days since the last order"
+
+
+def test_features_dir_errors_say_what_to_do(tmp_path):
+    with pytest.raises(ChurnInputError, match="run `crmlab features` first"):
+        from_features_dir(tmp_path)
+    one_class = synthetic_features(200, seed=0).assign(churned=pd.array([True] * 200, dtype="boolean"))
+    with pytest.raises(ChurnInputError, match="one class only"):
+        from_features_dir(write_features_dir(one_class, tmp_path / "one"))
+    no_label = synthetic_features(200, seed=0).drop(columns=["churned"])
+    with pytest.raises(ChurnInputError, match="missing column"):
+        from_features_dir(write_features_dir(no_label, tmp_path / "nolabel"))
+
+
+def test_lightgbm_tuning_is_reproducible_by_seed(tmp_path):
+    from training.churn.train import prepare, tune_lightgbm
+    from training.settings import get_settings
+    from training.tracking import tracked_run
+
+    data = from_features_dir(write_features_dir(synthetic_features(2000, seed=6), tmp_path / "f"))
+    parts = prepare(data, seed=0)
+    settings = get_settings()
+
+    def tune(name: str, seed: int) -> list[tuple[dict, float]]:
+        _, study = tune_lightgbm(data, parts, trials=2, timeout=None, seed=seed, storage=None, study_name=name,
+                                 settings=settings)
+        return [(t.params, t.value) for t in study.trials]
+
+    with tracked_run(settings, "repro"):
+        first, second, other = tune("a", 3), tune("b", 3), tune("c", 4)
+    assert first == second
+    assert first[1:] != other[1:]  # trial 0 is the shared warm start; the rest follow the seed

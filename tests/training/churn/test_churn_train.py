@@ -1,0 +1,117 @@
+"""End to end on synthetic features with a known signal: selection, calibration, registry, serving."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow.exceptions import MlflowException
+
+from training.churn.inputs import synthetic_features, write_features_dir
+from training.churn.train import train_churn
+from training.core.evaluation import expected_calibration_error
+from training.settings import get_settings
+
+REASON = re.compile(r"^[^:;]+: [^;]+, (raises|lowers) risk$")
+
+
+def test_nonlinear_signal_lightgbm_wins_is_calibrated_explained_and_served(tmp_path):
+    features = write_features_dir(synthetic_features(8000, seed=3, kind="nonlinear"), tmp_path / "features")
+    result = train_churn(features, trials=4, timeout=0, seed=0, settings=get_settings())
+
+    m = result.metrics
+    assert result.chosen == "lightgbm"
+    assert m["valid_log_loss_lightgbm"] < m["valid_log_loss_logistic"]
+    assert m["test_roc_auc"] > m["test_logistic_roc_auc"] + 0.03  # thresholds/interactions: trees win
+    assert m["test_roc_auc"] > 0.70                               # far above random (0.5)
+    assert m["valid_log_loss"] == m["valid_log_loss_lightgbm"]
+    assert list(result.table.columns) == ["lightgbm raw", "lightgbm calibrated (registered)",
+                                          "logistic calibrated"]
+
+    client = mlflow.MlflowClient()
+    version = client.get_model_version_by_alias("churn", "challenger")
+    assert str(version.version) == result.version
+    tags = version.tags
+    assert tags["crmlab.family"] == "churn" and tags["optuna.study"] == result.study_name
+    assert tags["model_kind"] == "lightgbm" and tags["calibration"] in {"none", "isotonic", "sigmoid"}
+    assert "recency_days" in tags["features"].split(",") and len(tags["data_hash"]) == 16
+    assert float(tags["metric.roc_auc"]) == pytest.approx(m["test_roc_auc"], abs=1e-5)
+    # frequency is never missing -> required; sessions_90d has gaps -> optional
+    assert "frequency" in tags["required_features"].split(",")
+    assert "sessions_90d" not in tags["required_features"].split(",")
+
+    artifacts = {a.path for a in client.list_artifacts(result.run_id)}
+    assert {"model_card.md", "reference.parquet", "holdout.parquet", "plots"} <= artifacts
+    plots = {a.path for a in client.list_artifacts(result.run_id, "plots")}
+    assert {f"plots/{p}.png" for p in ("reliability", "roc_pr", "lift", "importance",
+                                       "contributions_summary")} <= plots
+    children = mlflow.search_runs(filter_string=f"tags.mlflow.parentRunId = '{result.run_id}'",
+                                  output_format="list")
+    assert sum("optuna.trial_number" in r.data.tags for r in children) == result.trials == 4
+    assert any(r.info.run_name == "baseline-logistic" for r in children)
+    card_path = mlflow.artifacts.download_artifacts(run_id=result.run_id, artifact_path="model_card.md")
+    card = Path(card_path).read_text()
+    assert "## Limits" in card and "required (must be present" in card and "Registered: **lightgbm**" in card
+    reference = pd.read_parquet(mlflow.artifacts.download_artifacts(run_id=result.run_id,
+                                                                     artifact_path="reference.parquet"))
+    assert {"churn_probability", "risk_band", "churned", "recency_days"} <= set(reference.columns)
+    assert "customer_id" not in reference.columns
+
+    model = mlflow.pyfunc.load_model("models:/churn@challenger")
+    fresh = synthetic_features(20000, seed=99, kind="nonlinear")  # same world, rows never seen
+    fresh = fresh[fresh["churned"].notna()]
+    out = model.predict(fresh)  # extra columns (customer_id, cutoff, labels) are ignored
+    assert list(out.columns) == ["churn_probability", "risk_band", "top_reasons"]
+    assert len(out) == len(fresh) and out.index.equals(fresh.index)
+    p = out["churn_probability"].to_numpy()
+    assert expected_calibration_error(fresh["churned"].astype(int).to_numpy(), p) <= 0.03
+    expected_band = np.where(p < 0.2, "low", np.where(p < 0.5, "medium", "high"))
+    assert (out["risk_band"].to_numpy() == expected_band).all()
+    reasons = out["top_reasons"].iloc[0].split("; ")
+    assert len(reasons) == 3 and all(REASON.match(r) for r in reasons)
+    assert any(r.startswith("days since the last order: ") for r in out["top_reasons"])
+
+    # optional features absent and unseen categories are scored; required ones are not optional
+    sparse = fresh.head(3).drop(columns=["sessions_90d", "region"]).assign(plan="platinum")
+    assert model.predict(sparse)["churn_probability"].between(0, 1).all()
+    secret = "ann.secret@example.com"
+    for bad, message in [
+        (fresh.head(2).drop(columns=["frequency"]), "missing required column(s): frequency"),
+        (fresh.head(2).assign(recency_days=secret), "column 'recency_days' expects numbers"),
+        (fresh.head(2).assign(frequency=[1.0, np.nan]), "column 'frequency' is required but null"),
+        (fresh.head(0), "empty payload"),
+    ]:
+        with pytest.raises(MlflowException) as err:
+            model.predict(bad)
+        assert err.value.error_code == "INVALID_PARAMETER_VALUE"
+        assert message in err.value.message
+        assert secret not in err.value.message and "C0000" not in err.value.message
+
+
+def test_linear_signal_the_baseline_is_registered_when_lightgbm_is_not_better(tmp_path):
+    features = write_features_dir(synthetic_features(5000, seed=5, kind="linear"), tmp_path / "features")
+    result = train_churn(features, trials=3, timeout=None, seed=1, settings=get_settings())
+    m = result.metrics
+    assert m["valid_log_loss"] == min(m["valid_log_loss_lightgbm"], m["valid_log_loss_logistic"])
+    assert result.chosen == "logistic"  # the linear model is the true model family here
+    assert m["test_roc_auc"] > 0.70
+    tags = mlflow.MlflowClient().get_model_version("churn", result.version).tags
+    assert tags["model_kind"] == "logistic"
+    out = mlflow.pyfunc.load_model(result.model_uri).predict(
+        synthetic_features(50, seed=7, kind="linear"))
+    assert out["top_reasons"].map(lambda t: len(t.split("; ")) == 3).all()
+
+
+def test_time_based_split_on_several_cutoffs(tmp_path):
+    frame = synthetic_features(4000, seed=8, cutoffs=2, horizon_days=90)
+    features = write_features_dir(frame, tmp_path / "features", horizon_days=90)
+    result = train_churn(features, trials=2, timeout=None, seed=0, settings=get_settings())
+    assert result.split.startswith("time-based")
+    assert "validation/test at cutoff 2024-12-31" in result.split
+    holdout = pd.read_parquet(mlflow.artifacts.download_artifacts(run_id=result.run_id,
+                                                                   artifact_path="holdout.parquet"))
+    assert len(holdout) == int(result.metrics["test_rows"]) and holdout["churned"].isin([0, 1]).all()

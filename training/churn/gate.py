@@ -1,0 +1,49 @@
+"""The churn promotion gate (``training.core.promotion.GATES["churn"]``, registered on import).
+
+- Per-row loss: log loss of ``churn_probability`` against the holdout's ``churned`` (0/1 or bool).
+- Tolerance (non-inferiority margin): 0.01 nats of mean log loss, about 2-3% of a typical churn log
+  loss. The *upper* 95% bound of (challenger - champion) must stay below it, so a clearly worse model
+  is refused. The bound's half-width is about 1.65 x sd/sqrt(rows): on holdouts under ~2,000 rows it
+  exceeds the margin, and even an equally good challenger is then refused (the champion is kept).
+  That is deliberate; give a larger trusted holdout with ``--holdout``, or ``--force`` (recorded).
+- Checks on the challenger's holdout output: probabilities finite and inside [0, 1]; calibration ECE
+  (10 fixed bins) at most 0.05, because the CRM acts on the probability values, not just the ranking.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from training.core.evaluation import expected_calibration_error, per_row_log_loss
+from training.core.promotion import GATES, GateSpec
+
+LABEL = "churned"
+SCORE = "churn_probability"
+TOLERANCE = 0.01
+MAX_ECE = 0.05
+
+
+def _labels(holdout: pd.DataFrame) -> np.ndarray:
+    if LABEL not in holdout.columns:
+        raise ValueError(f"the holdout has no {LABEL!r} column: the gate needs the observed outcome per row")
+    known = holdout[LABEL]
+    if known.isna().any():
+        raise ValueError(f"the holdout has {int(known.isna().sum())} row(s) with a null {LABEL!r}: "
+                         "drop unlabelled rows from the holdout")
+    return known.astype(float).to_numpy()
+
+
+def per_row_loss(output: pd.DataFrame, holdout: pd.DataFrame) -> np.ndarray:
+    return per_row_log_loss(_labels(holdout), output[SCORE].to_numpy(dtype=float))
+
+
+def checks(output: pd.DataFrame, holdout: pd.DataFrame) -> dict[str, bool]:
+    p = output[SCORE].to_numpy(dtype=float)
+    valid = bool(np.isfinite(p).all() and p.min() >= 0 and p.max() <= 1)
+    ece = expected_calibration_error(_labels(holdout), p) if valid else np.inf
+    return {"probabilities_valid": valid, f"ece_at_most_{MAX_ECE:g}": bool(ece <= MAX_ECE)}
+
+
+CHURN_GATE = GateSpec(per_row_loss=per_row_loss, checks=checks, tolerance=TOLERANCE)
+GATES["churn"] = CHURN_GATE

@@ -1,0 +1,121 @@
+"""The two candidate models behind one interface: raw probability and per-feature log-odds contributions.
+
+- ``LgbmScorer``: the tuned LightGBM booster; contributions are LightGBM's exact tree SHAP values
+  (``pred_contrib``).
+- ``LinearScorer``: the baseline, a scikit-learn pipeline (median imputation with missing indicators +
+  standardisation for numbers, "missing" + one-hot for categories, L2 logistic regression). Its
+  contributions are coefficient x (value - training mean) in the transformed space, summed back to the
+  original feature, which for a linear model is exactly its SHAP value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from training.core.lgbm import as_lgbm_frame
+
+BASELINE_C_GRID = (0.01, 0.1, 1.0, 10.0)
+MISSING = "missing"
+
+
+@dataclass
+class LgbmScorer:
+    booster: object
+    features: list[str]
+    categorical: list[str]
+    kind: str = "lightgbm"
+
+    def raw_proba(self, x: pd.DataFrame) -> np.ndarray:
+        return np.asarray(self.booster.predict(as_lgbm_frame(x[self.features], self.categorical)))
+
+    def contributions(self, x: pd.DataFrame) -> pd.DataFrame:
+        contrib = self.booster.predict(as_lgbm_frame(x[self.features], self.categorical), pred_contrib=True)
+        return pd.DataFrame(np.asarray(contrib)[:, :-1], columns=self.features, index=x.index)
+
+
+@dataclass
+class LinearScorer:
+    pipeline: object
+    features: list[str]
+    categorical: list[str]
+    kind: str = "logistic"
+
+    def raw_proba(self, x: pd.DataFrame) -> np.ndarray:
+        return self.pipeline.predict_proba(linear_frame(x[self.features], self.categorical))[:, 1]
+
+    def contributions(self, x: pd.DataFrame) -> pd.DataFrame:
+        prep = self.pipeline.named_steps["prep"]
+        coef = self.pipeline.named_steps["model"].coef_.ravel()
+        z = prep.transform(linear_frame(x[self.features], self.categorical))
+        z = z.toarray() if hasattr(z, "toarray") else np.asarray(z)
+        per_column = (z - self.train_mean_) * coef
+        out = pd.DataFrame(0.0, index=x.index, columns=self.features)
+        for j, feature in enumerate(self.column_feature_):
+            out[feature] += per_column[:, j]
+        return out
+
+    def fit_explainer(self, x_train: pd.DataFrame) -> LinearScorer:
+        """Remember the transformed training means and which input feature each output column came from."""
+        prep = self.pipeline.named_steps["prep"]
+        z = prep.transform(linear_frame(x_train[self.features], self.categorical))
+        z = z.toarray() if hasattr(z, "toarray") else np.asarray(z)
+        self.train_mean_ = z.mean(axis=0)
+        self.column_feature_ = [_source_feature(name, self.features) for name in prep.get_feature_names_out()]
+        return self
+
+
+def linear_frame(x: pd.DataFrame, categorical: list[str]) -> pd.DataFrame:
+    """Categories as strings with an explicit "missing" (scikit-learn's imputers do not see ``None``)."""
+    out = x.copy()
+    for col in categorical:
+        out[col] = out[col].astype(object).where(out[col].notna(), MISSING).astype(str)
+    return out
+
+
+def fit_baseline(train: tuple[pd.DataFrame, pd.Series], select: tuple[pd.DataFrame, pd.Series], *,
+                 features: list[str], categorical: list[str], seed: int
+                 ) -> tuple[LinearScorer, dict[str, float]]:
+    """Fit the logistic baseline for each C in the grid; keep the best by selection-part log loss.
+
+    Returns the chosen scorer and the selection log loss of every C (``"C_0.1": loss``).
+    """
+    from sklearn.metrics import log_loss
+
+    scorers: dict[float, LinearScorer] = {}
+    losses: dict[float, float] = {}
+    for c in BASELINE_C_GRID:
+        scorer = LinearScorer(_pipeline(features, categorical, c, seed), features, categorical)
+        scorer.pipeline.fit(linear_frame(train[0][features], categorical), train[1])
+        scorers[c] = scorer
+        losses[c] = float(log_loss(select[1], scorer.raw_proba(select[0]), labels=[0, 1]))
+    best = min(losses, key=losses.__getitem__)
+    return scorers[best].fit_explainer(train[0]), {f"C_{c:g}": v for c, v in losses.items()}
+
+
+def _pipeline(features: list[str], categorical: list[str], c: float, seed: int):
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    numeric = [f for f in features if f not in categorical]
+    prep = ColumnTransformer([
+        ("num", Pipeline([("impute", SimpleImputer(strategy="median", add_indicator=True)),
+                          ("scale", StandardScaler())]), numeric),
+        ("cat", OneHotEncoder(handle_unknown="ignore", sparse_output=False), categorical),
+    ], verbose_feature_names_out=True)
+    return Pipeline([("prep", prep), ("model", LogisticRegression(C=c, max_iter=2000, random_state=seed))])
+
+
+def _source_feature(output_name: str, features: list[str]) -> str:
+    """Map 'num__x', 'num__missingindicator_x', 'cat__plan_basic' back to the input feature."""
+    name = output_name.split("__", 1)[1]
+    if name.startswith("missingindicator_") and name.removeprefix("missingindicator_") in features:
+        return name.removeprefix("missingindicator_")
+    if name in features:
+        return name
+    return max((f for f in features if name.startswith(f"{f}_")), key=len)

@@ -1,0 +1,226 @@
+"""The promotion gate: ``challenger`` becomes ``champion`` only if it is not worse on the same holdout.
+
+Both versions score the *same* holdout rows; the per-row loss difference (challenger - champion) is
+bootstrapped (paired resampling of rows). The challenger is promoted when the one-sided 95% upper bound
+of the mean difference is below the family's ``tolerance`` and every family check passes. The first
+version of a model has nothing to beat and becomes champion. ``force`` promotes regardless; the
+decision, the numbers and the force are written as ``gate.*`` tags on the challenger version.
+
+Which holdout: an explicit frame (``--holdout PATH``) when given, else the challenger's own test split,
+logged by its training run as the artifact ``holdout.parquet``. Those rows were never used to fit,
+tune, calibrate or select the challenger. The champion may have trained on some of them (when both
+were trained on overlapping data), which can only favour the champion: the default is conservative.
+The default trusts the challenger's labels: if a pipeline bug corrupted them, its test split is corrupt
+too, so after a change to labelling give a trusted holdout explicitly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from training.core.registry import CHALLENGER, CHAMPION
+from training.settings import Settings
+from training.tracking import configure_mlflow
+
+HOLDOUT_ARTIFACT = "holdout.parquet"
+CONFIDENCE = 0.95
+RESAMPLES = 2000
+
+
+@dataclass
+class GateSpec:
+    per_row_loss: Callable[[pd.DataFrame, pd.DataFrame], np.ndarray]  # (output, holdout) -> loss per row
+    checks: Callable[[pd.DataFrame, pd.DataFrame], dict[str, bool]]   # extra bounds, e.g. calibration
+    tolerance: float                                                   # allowed mean-loss increase
+
+
+# family name -> gate; each family package registers its own entry when imported.
+GATES: dict[str, GateSpec] = {}
+
+
+@dataclass
+class PromotionDecision:
+    model_name: str
+    challenger_version: str
+    champion_version: str | None
+    promoted: bool
+    forced: bool
+    reason: str
+    mean_diff: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    tolerance: float | None = None
+    rows: int = 0
+    holdout_source: str = ""
+    checks: dict[str, bool] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        verdict = "PROMOTED" if self.promoted else "REFUSED"
+        if self.forced:
+            verdict += " (forced)"
+        champion = f"v{self.champion_version}" if self.champion_version else "none"
+        head = f"{self.model_name} v{self.challenger_version} vs champion {champion}"
+        parts = [f"{head}: {verdict}: {self.reason}"]
+        if self.mean_diff is not None:
+            parts.append(f"mean loss diff {self.mean_diff:+.5f} (90% CI {self.ci_low:+.5f} .. "
+                         f"{self.ci_high:+.5f}, tolerance {self.tolerance:g}) on {self.rows} rows of "
+                         f"{self.holdout_source}")
+        if self.checks:
+            checks = ", ".join(f"{k}={'pass' if v else 'FAIL'}" for k, v in self.checks.items())
+            parts.append(f"checks: {checks}")
+        return "\n".join(parts)
+
+
+def log_holdout(frame: pd.DataFrame) -> None:
+    """Log a family's untouched test split as the run artifact the gate falls back to."""
+    import mlflow
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / HOLDOUT_ARTIFACT
+        frame.to_parquet(path, index=False)
+        mlflow.log_artifact(str(path))
+
+
+def promote(model_name: str, *, holdout: pd.DataFrame | None = None, force: bool = False,
+            settings: Settings) -> PromotionDecision:
+    """Run the family's gate on ``model_name@challenger`` vs ``@champion``; move ``champion`` if it passes."""
+    import mlflow
+
+    configure_mlflow(settings)
+    client = mlflow.MlflowClient()
+    challenger = _alias(client, model_name, CHALLENGER)
+    if challenger is None:
+        raise ValueError(f"model {model_name!r} has no {CHALLENGER!r} version: train one first "
+                         f"(e.g. crmlab train churn --model-name {model_name})")
+    champion = _alias(client, model_name, CHAMPION)
+    decision = PromotionDecision(model_name, str(challenger.version),
+                                 str(champion.version) if champion else None, False, force, "")
+    if champion is not None and champion.version == challenger.version:
+        decision.reason = f"version {challenger.version} is already champion; nothing to do"
+        return decision
+    if champion is None:
+        decision.promoted, decision.reason = True, "first version: no champion to compare against"
+    else:
+        gate = gate_for(challenger.tags.get("crmlab.family", ""))
+        _compare(decision, gate, model_name, challenger, champion, holdout)
+        if force and not decision.promoted:
+            decision.promoted, decision.reason = True, f"forced despite the gate: {decision.reason}"
+    _record(client, decision)
+    if decision.promoted:
+        client.set_registered_model_alias(model_name, CHAMPION, challenger.version)
+        if champion is not None:
+            client.set_model_version_tag(model_name, champion.version, "gate.superseded_by",
+                                         str(challenger.version))
+    return decision
+
+
+def gate_for(family: str) -> GateSpec:
+    """The family's gate, importing ``training.<family>`` (which registers it) when needed."""
+    if family not in GATES:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(f"training.{family}")
+    if family not in GATES:
+        raise ValueError(f"no promotion gate registered for family {family!r}: the family package "
+                         f"must add training.core.promotion.GATES[{family!r}]")
+    return GATES[family]
+
+
+def paired_bootstrap(diff: np.ndarray, *, resamples: int = RESAMPLES, seed: int = 0,
+                     confidence: float = CONFIDENCE) -> tuple[float, float, float]:
+    """Mean of ``diff`` and its two-sided (1 - 2*(1-confidence)) bootstrap interval (rows resampled)."""
+    diff = np.asarray(diff, dtype=float)
+    if diff.size == 0:
+        raise ValueError("the holdout has no rows: the gate cannot compare models on nothing")
+    rng = np.random.default_rng(seed)
+    means = np.empty(resamples)
+    chunk = max(1, 2_000_000 // diff.size)
+    for start in range(0, resamples, chunk):
+        stop = min(resamples, start + chunk)
+        idx = rng.integers(0, diff.size, size=(stop - start, diff.size))
+        means[start:stop] = diff[idx].mean(axis=1)
+    alpha = 1.0 - confidence
+    return float(diff.mean()), float(np.quantile(means, alpha)), float(np.quantile(means, 1 - alpha))
+
+
+def _compare(decision: PromotionDecision, gate: GateSpec, model_name: str, challenger, champion,
+             holdout: pd.DataFrame | None) -> None:
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    if holdout is None:
+        holdout = _challenger_holdout(challenger.run_id)
+        decision.holdout_source = f"the challenger's test split (run {challenger.run_id})"
+    else:
+        decision.holdout_source = "the given holdout"
+    decision.rows = len(holdout)
+    decision.tolerance = gate.tolerance
+    challenger_out = mlflow.pyfunc.load_model(f"models:/{model_name}/{challenger.version}").predict(holdout)
+    try:
+        champion_out = mlflow.pyfunc.load_model(f"models:/{model_name}/{champion.version}").predict(holdout)
+    except MlflowException as err:
+        decision.reason = f"the champion cannot score this holdout ({err.message}); use --force or --holdout"
+        return
+    diff = (np.asarray(gate.per_row_loss(challenger_out, holdout), dtype=float)
+            - np.asarray(gate.per_row_loss(champion_out, holdout), dtype=float))
+    decision.mean_diff, decision.ci_low, decision.ci_high = paired_bootstrap(diff)
+    decision.checks = {k: bool(v) for k, v in gate.checks(challenger_out, holdout).items()}
+    failed = [k for k, ok in decision.checks.items() if not ok]
+    if decision.ci_high >= gate.tolerance:
+        decision.reason = (f"challenger may be worse: upper bound of the loss increase "
+                           f"{decision.ci_high:+.5f} >= tolerance {gate.tolerance:g}")
+    elif failed:
+        decision.reason = f"check(s) failed: {', '.join(failed)}"
+    else:
+        decision.promoted = True
+        decision.reason = "not worse than the champion within tolerance, all checks pass"
+
+
+def _challenger_holdout(run_id: str) -> pd.DataFrame:
+    import mlflow
+
+    try:
+        path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=HOLDOUT_ARTIFACT)
+    except Exception as err:
+        raise ValueError(f"the challenger's run {run_id} has no {HOLDOUT_ARTIFACT} artifact: "
+                         "pass a holdout file with --holdout PATH") from err
+    return pd.read_parquet(path)
+
+
+def _alias(client, model_name: str, alias: str):
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.get_model_version_by_alias(model_name, alias)
+    except MlflowException:
+        return None
+
+
+def _record(client, decision: PromotionDecision) -> None:
+    tags = {
+        "gate.decision": "promoted" if decision.promoted else "refused",
+        "gate.reason": decision.reason,
+        "gate.forced": str(decision.forced).lower(),
+        "gate.champion_version": decision.champion_version or "none",
+        "gate.decided_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    if decision.mean_diff is not None:
+        tags |= {
+            "gate.mean_loss_diff": f"{decision.mean_diff:.6g}",
+            "gate.ci_low": f"{decision.ci_low:.6g}",
+            "gate.ci_high": f"{decision.ci_high:.6g}",
+            "gate.tolerance": f"{decision.tolerance:g}",
+            "gate.rows": str(decision.rows),
+            "gate.holdout": decision.holdout_source,
+        }
+    tags |= {f"gate.check.{k}": "pass" if v else "fail" for k, v in decision.checks.items()}
+    for key, value in tags.items():
+        client.set_model_version_tag(decision.model_name, decision.challenger_version, key, value[:5000])

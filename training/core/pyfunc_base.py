@@ -1,0 +1,181 @@
+"""Base class for crmlab's served models: input validation inside ``predict``, without echoing data.
+
+Rules every family's pyfunc follows (the churn, CLV and segment models subclass ``ValidatedPyfunc``):
+
+- Required features must be present and non-null in every row; a missing column, a non-numeric value
+  in a numeric feature, a NaN in a required feature or an empty payload raise ``MlflowException`` with
+  ``INVALID_PARAMETER_VALUE``. The message names the column, the count and the first row *position*,
+  never a value from the payload (customer data must not travel back in error messages or logs).
+- Optional features may be absent or null: they are scored as missing (the model learned a branch for
+  missing values). Categorical values never seen in training are scored like missing values.
+- Extra columns are ignored.
+
+Which features are required is each family's decision, written into its model card; churn's rule is
+"numeric features that were never missing in training are required, everything else is optional".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import mlflow
+import numpy as np
+import pandas as pd
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+
+
+class InvalidModelInput(MlflowException):
+    """Bad scoring input (HTTP 400, ``INVALID_PARAMETER_VALUE``) whose message cannot be rewritten.
+
+    MLflow's scoring server catches an ``MlflowException`` from ``predict`` and rewrites its message to
+    ``"Failed to predict data '<the payload>'. Error: ..."``, sending customer rows back to the caller
+    and into logs. This exception keeps the first message it was given; later assignments are ignored.
+    """
+
+    @property
+    def message(self) -> str:
+        return self.__dict__.get("_first_message", "")
+
+    @message.setter
+    def message(self, value: str) -> None:
+        self.__dict__.setdefault("_first_message", value)
+
+
+def invalid_input(message: str) -> MlflowException:
+    """The one error type bad scoring input raises (HTTP 400 from the model server)."""
+    return InvalidModelInput(message, error_code=INVALID_PARAMETER_VALUE)
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """The model's input contract: feature order, which are categorical, which are required."""
+
+    columns: tuple[str, ...]
+    categorical: frozenset[str] = field(default_factory=frozenset)
+    required: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def numeric(self) -> list[str]:
+        return [c for c in self.columns if c not in self.categorical]
+
+    @property
+    def optional(self) -> list[str]:
+        return [c for c in self.columns if c not in self.required]
+
+    def describe(self) -> str:
+        """Markdown lines for a model card."""
+        def names(cols) -> str:
+            return ", ".join(cols) or "none"
+
+        return (f"- required (must be present and non-null): {names(sorted(self.required))}\n"
+                f"- optional (absent/null scored as missing): {names(self.optional)}\n"
+                f"- categorical (unseen values scored as missing): {names(sorted(self.categorical))}")
+
+
+class ValidatedPyfunc(mlflow.pyfunc.PythonModel):
+    """Validates and normalises the payload, then calls ``predict_frame`` on a clean feature frame."""
+
+    def __init__(self, spec: InputSpec) -> None:
+        self.spec = spec
+
+    @property
+    def optional_inputs(self) -> list[str]:
+        """Inputs the logged signature marks as not required (read by ``registry.log_and_register``)."""
+        return self.spec.optional
+
+    def preprocess(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Hook for raw-input parsing (e.g. a user table's text numbers); raise ``ValueError`` to refuse."""
+        return frame
+
+    def predict_frame(self, features: pd.DataFrame) -> pd.DataFrame:
+        raise NotImplementedError
+
+    def predict(self, context, model_input: pd.DataFrame, params=None):
+        # The DataFrame hint tells MLflow not to validate by type hints: validation happens here.
+        frame = _as_frame(model_input)
+        try:
+            frame = self.preprocess(frame)
+        except ValueError as err:
+            raise invalid_input(str(err)) from None
+        return self.predict_frame(validate_frame(frame, self.spec))
+
+
+def validate_frame(frame: pd.DataFrame, spec: InputSpec) -> pd.DataFrame:
+    """Check the payload against ``spec``; return the features in model order (numeric as float)."""
+    if len(frame) == 0:
+        raise invalid_input("empty payload: send at least one row of features")
+    missing = [c for c in spec.columns if c in spec.required and c not in frame.columns]
+    if missing:
+        raise invalid_input(
+            f"missing required column(s): {', '.join(missing)}. Required features: "
+            f"{', '.join(sorted(spec.required))} (see the model card)"
+        )
+    out = pd.DataFrame(index=frame.index)
+    for col in spec.columns:
+        if col not in frame.columns:
+            out[col] = np.nan if col not in spec.categorical else None
+            continue
+        values = frame[col]
+        out[col] = _categorical(values) if col in spec.categorical else _numeric(col, values)
+        if col in spec.required:
+            _no_nulls(col, out[col])
+    for col in spec.categorical:
+        out[col] = out[col].astype(object)
+    return out
+
+
+def _as_frame(model_input: Any) -> pd.DataFrame:
+    if isinstance(model_input, pd.DataFrame):
+        return model_input
+    if model_input is None:
+        raise invalid_input("empty payload: send at least one row of features")
+    try:
+        return pd.DataFrame(model_input)
+    except (ValueError, TypeError):
+        raise invalid_input("payload is not a table: send records or a dataframe of features") from None
+
+
+def _numeric(col: str, values: pd.Series) -> pd.Series:
+    if pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
+        numbers = values.astype(float)
+    else:
+        numbers = pd.to_numeric(values, errors="coerce").astype(float)
+        bad = numbers.isna() & values.notna()
+        if bad.any():
+            raise invalid_input(
+                f"column {col!r} expects numbers but {int(bad.sum())} row(s) hold another type "
+                f"(first at row position {_first(bad)}): send numeric values"
+            )
+    infinite = np.isinf(numbers)
+    if infinite.any():
+        raise invalid_input(
+            f"column {col!r} holds infinite values in {int(infinite.sum())} row(s) "
+            f"(first at row position {_first(infinite)}): send finite numbers or null"
+        )
+    return numbers
+
+
+def _categorical(values: pd.Series) -> pd.Series:
+    return values.map(lambda v: None if _is_null(v) else str(v).strip(), na_action=None).astype(object)
+
+
+def _no_nulls(col: str, values: pd.Series) -> None:
+    nulls = values.isna()
+    if nulls.any():
+        raise invalid_input(
+            f"column {col!r} is required but null/NaN in {int(nulls.sum())} row(s) "
+            f"(first at row position {_first(nulls)}): fill it or leave those rows out"
+        )
+
+
+def _is_null(value: Any) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _first(mask: pd.Series) -> int:
+    return int(np.flatnonzero(mask.to_numpy())[0])

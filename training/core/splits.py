@@ -1,0 +1,94 @@
+"""Honest train / validation / test splits.
+
+With several cutoffs the split follows time: the model trains on earlier cutoffs and is validated and
+tested on the latest one, as it will be used (trained on the past, scoring the present). Validation
+and test then hold *different customers* of the latest cutoff. Training cutoffs whose label window
+(cutoff + horizon) reaches past the latest cutoff are dropped: their labels would use days that the
+test rows' features cannot see yet. With one cutoff (or no time column) the split is a stratified
+random one. The test part is for one final evaluation after all tuning and selection.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+
+@dataclass
+class Splits:
+    train: pd.DataFrame
+    valid: pd.DataFrame
+    test: pd.DataFrame
+    kind: str = "random"
+    notes: list[str] = field(default_factory=list)
+
+    def describe(self) -> str:
+        sizes = f"train {len(self.train)}, validation {len(self.valid)}, test {len(self.test)} rows"
+        return f"{self.kind} split: {sizes}" + "".join(f"; {n}" for n in self.notes)
+
+
+
+def make_splits(frame: pd.DataFrame, *, label: str, seed: int, id_col: str | None = "customer_id",
+                time_col: str | None = "cutoff", horizon_days: int | None = None,
+                valid_frac: float = 0.2, test_frac: float = 0.2) -> Splits:
+    """Time-based split when ``time_col`` has several values, else stratified random (by ``label``)."""
+    if frame.empty:
+        raise ValueError("no labelled rows to split: the features hold no row with a known label")
+    if time_col and time_col in frame.columns and frame[time_col].nunique() > 1:
+        return _time_split(frame, label=label, seed=seed, id_col=id_col, time_col=time_col,
+                           horizon_days=horizon_days)
+    train, rest = _stratified(frame, label, valid_frac + test_frac, seed)
+    valid, test = _stratified(rest, label, test_frac / (valid_frac + test_frac), seed + 1)
+    return Splits(train, valid, test, kind="random (stratified)")
+
+
+def _time_split(frame: pd.DataFrame, *, label: str, seed: int, id_col: str | None, time_col: str,
+                horizon_days: int | None) -> Splits:
+    times = pd.to_datetime(frame[time_col])
+    latest = times.max()
+    notes: list[str] = [f"validation/test at {time_col} {latest.date()}"]
+    earlier = times < latest
+    if horizon_days:
+        overlapping = earlier & (times + pd.Timedelta(days=horizon_days) > latest)
+        if overlapping.any():
+            notes.append(f"{int(overlapping.sum())} training rows dropped: their {horizon_days}-day label "
+                         f"window overlaps the latest {time_col}")
+        earlier &= ~overlapping
+    train = frame[earlier]
+    if train.empty or train[label].nunique() < 2:
+        raise ValueError(
+            f"time-based split has no usable training rows before the latest {time_col} {latest.date()} "
+            "(or only one class there): build features for earlier cutoffs, at least one horizon apart"
+        )
+    current = frame[~(times < latest)]
+    if id_col and id_col in current.columns and current[id_col].duplicated().any():
+        raise ValueError(f"{id_col} repeats within {time_col} {latest.date()}: expected one row per customer")
+    valid, test = _stratified(current, label, 0.5, seed)
+    return Splits(train, valid, test, kind="time-based", notes=notes)
+
+
+def _stratified(frame: pd.DataFrame, label: str, second_frac: float, seed: int) -> tuple[pd.DataFrame,
+                                                                                        pd.DataFrame]:
+    """Split by rows (one row per customer here, so customers are disjoint), stratified when possible."""
+    counts = frame[label].value_counts()
+    stratify = frame[label] if len(counts) > 1 and counts.min() >= 2 else None
+    first, second = train_test_split(frame, test_size=second_frac, random_state=seed, stratify=stratify)
+    return first, second
+
+
+def split_in_two(frame: pd.DataFrame, *, label: str, seed: int, second_frac: float = 0.5
+                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Stratified halves of a validation set, e.g. a selection part and a calibration part."""
+    return _stratified(frame, label, second_frac, seed)
+
+
+def stratified_folds(y: pd.Series | np.ndarray, k: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Cross-fitting folds (positions), stratified by a binary label."""
+    from sklearn.model_selection import StratifiedKFold
+
+    y = np.asarray(y)
+    k = max(2, min(k, int(np.bincount(y.astype(int)).min())))
+    return list(StratifiedKFold(n_splits=k, shuffle=True, random_state=seed).split(np.zeros(len(y)), y))
