@@ -1,0 +1,46 @@
+"""``crmlab score``: batch-score customers with a registered model into a file and/or PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command("score")
+@click.option("--model", default="customer_profile", show_default=True,
+              help="Registered model name (resolved with --alias), or a model URI (models:/..., runs:/...).")
+@click.option("--alias", default="champion", show_default=True, help="Alias to use for a registered name.")
+@click.option("--features", required=True, metavar="DIR|PATH",
+              help="Features directory from `crmlab features`, or a .parquet/.csv file with customer_id.")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Output file (.parquet or .csv).")
+@click.option("--to", default=None, metavar="POSTGRESQL_URL",
+              help="Upsert the scores into PostgreSQL, e.g. postgresql://user@host:5432/crm.")
+@click.option("--table", default="customer_scores", show_default=True, help="Table for --to.")
+@click.option("--schema", default=None, help="Database schema for --to (default: the search path).")
+@click.option("--chunk-size", type=click.IntRange(min=1), default=50_000, show_default=True,
+              help="Rows scored per batch.")
+@click.option("--consent", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Consent list (customer_id, marketing_consent): only customers with consent are scored.")
+@click.option("--exclude", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Exclusion list (customer_id): customers never scored or exported.")
+@click.option("--no-progress", is_flag=True, help="No progress bar (for logs).")
+def command(model: str, alias: str, features: str, out_path: Path | None, to: str | None, table: str,
+            schema: str | None, chunk_size: int, consent: str | None, exclude: str | None,
+            no_progress: bool) -> None:
+    """Score every customer of FEATURES (latest cutoff) and write the scores with the model versions."""
+    if out_path is None and to is None:
+        raise click.UsageError("give --out PATH and/or --to POSTGRESQL_URL")
+
+    from serving.batch import score_batch
+    from serving.model_ref import model_uri
+    from training.settings import get_settings
+
+    try:
+        result = score_batch(model_uri(model, alias), features, out_path, chunk_size, get_settings(), to=to,
+                             table=table, schema=schema, consent=consent, exclude=exclude,
+                             progress=not no_progress)
+    except ValueError as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(result.summary())

@@ -1,0 +1,154 @@
+"""Keep customer data and stack traces out of the model server's answers to bad requests.
+
+MLflow's stock scoring server (``mlflow models serve``, read in mlflow 3.17
+``mlflow/pyfunc/scoring_server/__init__.py`` and checked against a running server) answers:
+
+- a body that is not JSON with a 400 that echoes the body (``Input: b'...'``);
+- any ``MlflowException`` raised in ``predict`` with a 400 whose message starts with the payload's
+  DataFrame repr (``Failed to predict data '...'``), crmlab's own clean validation errors included;
+- CSV parse failures and unexpected errors with a ``stack_trace`` field;
+- a request without a Content-Type header with a 500; and it reads bodies of any size.
+
+``install_scoring_guard`` wraps the server's request handler (``scoring_server.invocations``) once per
+worker process. crmlab's served models call it from ``load_context``, which runs inside the server while
+the model loads, so the stock command line stays as it is. The wrapper answers an oversized body with
+413, a missing content type with 415, and every other failure with a 400 whose message is either
+written by crmlab code (which never quotes payload values, see ``training.core.pyfunc_base``) or a fixed
+text naming the problem, raised as the core's ``InvalidModelInput`` (its message cannot be rewritten
+by the server). Nothing from the payload, and no traceback, is returned or logged.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from typing import Any
+
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import BAD_REQUEST
+
+from training.core.pyfunc_base import InvalidModelInput, invalid_input
+
+MAX_BODY_BYTES = 5_000_000  # about 5,000 customers of features per request; batch scoring has no limit
+CRMLAB_MODULES = ("training.", "serving.")
+FORMAT_HINT = ('send JSON such as {"dataframe_records": [{"column": value, ...}, ...]} or '
+               '{"dataframe_split": {"columns": [...], "data": [[...], ...]}}')
+JSON_KEYS = ("dataframe_records", "dataframe_split", "instances", "inputs")
+_MARK = "_crmlab_scoring_guard"
+_logger = logging.getLogger(__name__)
+
+
+def safe_message(err: BaseException) -> str:
+    """The message to show for an error raised while scoring: crmlab's own text, else a fixed one."""
+    if isinstance(err, InvalidModelInput):
+        return err.message
+    if isinstance(err, MlflowException) and raised_by_crmlab(err):
+        return err.message
+    if isinstance(err, MlflowException):
+        return ("the payload does not fit the model's inputs: check the column names and types against "
+                "the model card")
+    return (f"the model could not score this payload ({type(err).__name__}): check the column names and "
+            "types against the model card")
+
+
+def raised_by_crmlab(err: BaseException) -> bool:
+    """True when the innermost frame that raised ``err`` belongs to crmlab's ``training``/``serving`` code."""
+    tb = err.__traceback__
+    if tb is None:
+        return False
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return str(tb.tb_frame.f_globals.get("__name__", "")).startswith(CRMLAB_MODULES)
+
+
+def install_scoring_guard(max_body_bytes: int = MAX_BODY_BYTES) -> bool:
+    """Wrap the stock scoring server's handler (idempotent); False when no scoring server is loaded."""
+    server = sys.modules.get("mlflow.pyfunc.scoring_server")
+    if server is None:
+        return False
+    current = server.invocations
+    if getattr(current, _MARK, False):
+        return True
+
+    def guarded(data: bytes, content_type: str | None, model: Any, input_schema: Any):
+        refused = _refuse_early(server, data, content_type, max_body_bytes)
+        if refused is not None:
+            return refused
+        try:
+            return current(data, content_type, _GuardedModel(model), input_schema)
+        except InvalidModelInput:
+            raise
+        except Exception as err:  # request parsing failed before the model saw the rows
+            message = _request_message(data, content_type)
+            _logger.warning("scoring request refused (%s): %s", type(err).__name__, message)
+            raise InvalidModelInput(message, error_code=BAD_REQUEST) from None
+
+    setattr(guarded, _MARK, True)
+    server.invocations = guarded
+    return True
+
+
+class _GuardedModel:
+    """The loaded model as the server sees it, with ``predict`` failures turned into safe errors."""
+
+    def __init__(self, model: Any) -> None:
+        self._model = model
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._model, name)
+
+    def predict(self, data: Any, params: dict | None = None) -> Any:
+        try:
+            return self._model.predict(data, params=params)
+        except InvalidModelInput:
+            raise
+        except Exception as err:
+            message = safe_message(err)
+            if not isinstance(err, MlflowException):
+                _logger.warning("model raised %s at %s", type(err).__name__, _where(err))
+            raise invalid_input(message) from None
+
+
+def _refuse_early(server: Any, data: bytes | None, content_type: str | None, limit: int):
+    if data is not None and len(data) > limit:
+        return _response(server, 413, f"request body of {len(data):,} bytes exceeds the limit of {limit:,} "
+                                      "bytes: split the customers into smaller requests (or use "
+                                      "`crmlab score` for batch scoring)")
+    if not content_type:
+        return _response(server, 415, "no Content-Type header: send Content-Type: application/json")
+    return None
+
+
+def _response(server: Any, status: int, message: str):
+    body = json.dumps({"error_code": "BAD_REQUEST", "message": message})
+    return server.InvocationsResponse(response=body, status=status, mimetype="application/json")
+
+
+def _request_message(data: bytes | None, content_type: str | None) -> str:
+    """A fixed description of why the body could not be read as a table (no library text quoted)."""
+    mime = (content_type or "").split(";")[0].strip().lower()
+    if mime == "text/csv":
+        return "the CSV body could not be read: crmlab models take JSON or Parquet; " + FORMAT_HINT
+    if mime == "application/vnd.apache.parquet":
+        return "the Parquet body could not be read as a table: send a file written by DataFrame.to_parquet"
+    if not data or not data.strip():
+        return "empty request body: " + FORMAT_HINT
+    try:
+        decoded = json.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        return "the request body is not valid JSON: " + FORMAT_HINT
+    if not isinstance(decoded, dict) or len(set(decoded) & set(JSON_KEYS)) != 1:
+        keys = ", ".join(JSON_KEYS)
+        return f"the JSON body must be an object with exactly one of the keys {keys}: {FORMAT_HINT}"
+    return "the payload could not be read as a table of customers: " + FORMAT_HINT
+
+
+def _where(err: BaseException) -> str:
+    tb = err.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None:
+        return "unknown"
+    code = tb.tb_frame.f_code
+    return f"{tb.tb_frame.f_globals.get('__name__', '?')}.{code.co_name}:{tb.tb_lineno}"
