@@ -18,6 +18,7 @@ COMMANDS: dict[str, str] = {
     "main": "main",
     "train": "train",
     "promote": "promote",
+    "profile": "profile",
     "score": "score",
     "serve": "serve",
     "monitor": "monitor",

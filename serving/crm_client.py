@@ -3,7 +3,7 @@
 Scoring is a pure function of the rows sent, so a POST may be retried safely: connection errors,
 timeouts, 429 and 5xx are retried with exponential backoff (with jitter); a 4xx other than 429 is the
 caller's mistake and raises ``ScoringRefused`` at once with the server's own message (which never
-holds customer values: see ``serving.scoring_guard``). Large frames go out in chunks of ``chunk_rows``
+holds customer values: see ``training.core.scoring_guard``). Large frames go out in chunks of ``chunk_rows``
 so a request stays under the server's body limit.
 """
 

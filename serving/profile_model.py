@@ -30,10 +30,10 @@ import pandas as pd
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
-from serving.scoring_guard import install_scoring_guard, safe_message
 from training.core.promotion import GATES, GateSpec
 from training.core.pyfunc_base import InputSpec, invalid_input, validate_frame
 from training.core.registry import CHAMPION
+from training.core.scoring_guard import install_scoring_guard, safe_message
 from training.settings import Settings
 
 MODEL_NAME = "customer_profile"
@@ -193,7 +193,8 @@ def build_customer_profile(settings: Settings, *, model_name: str = MODEL_NAME, 
             mlflow.log_params({f"{family}_version": f"{v.name}/{v.version}"
                                for family, v in resolved.items()})
             version = log_and_register(profile, model_name=model_name, family=FAMILY, artifacts=artifacts,
-                                       input_example=example, tags=tags, metrics={}, settings=settings)
+                                       input_example=example, tags=tags, metrics={}, settings=settings,
+                                       code_paths=(str(Path(__file__).resolve().parent),))
     if promote:
         decision = run_gate(model_name, holdout=example, settings=settings)
         _logger.info(decision.summary())

@@ -68,7 +68,10 @@ def command(ctx: click.Context, customers: int, seed: int | None, trials: int, w
         step("features", data_dir=clean, cutoffs=",".join(d.isoformat() for d in cutoffs),
              horizon_days=horizon, out_dir=feats)
         step("features", data_dir=clean, cutoffs=now.isoformat(), horizon_days=horizon, out_dir=current)
-        step.train("churn", features_dir=str(feats), trials=trials, seed=settings.seed, promote=True)
+        for family in ("churn", "clv", "segments"):
+            step.train(family, features_dir=str(feats), trials=trials, seed=settings.seed, promote=True)
+        step("profile", sample_path=current)
+        step("score", features=str(current), out_path=workdir / "scores" / "customer_scores.parquet")
     click.echo(f"main finished: data under {workdir}; browse runs with `mlflow ui --backend-store-uri "
                f"{settings.tracking_uri}`")
 

@@ -17,6 +17,7 @@ def command(model_name, force, holdout) -> None:
 
     Exit status 1 when the gate refuses, so scripts can stop there.
     """
+    import serving.profile_model  # noqa: F401  (registers the customer_profile gate)
     from training.core.promotion import promote
     from training.settings import get_settings
 

@@ -66,10 +66,6 @@ def test_churn_error_bodies_do_not_echo_the_payload(churn_server, rows, change, 
     assert SECRET not in response.text and rows[1]["customer_id"] not in response.text
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "served on its own, the churn model does not install serving.scoring_guard, so the stock server "
-    "still echoes a body it cannot parse. Fixed when the guard moves to training.core and "
-    "ValidatedPyfunc.load_context installs it (as CustomerProfileModel does); then remove this mark."))
 def test_churn_unparseable_body_is_not_echoed(churn_server):
     response = _post(churn_server, f"email={SECRET}")
     assert response.status_code == 400

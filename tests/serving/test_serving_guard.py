@@ -10,7 +10,7 @@ import pytest
 from mlflow.exceptions import MlflowException
 from mlflow.pyfunc import scoring_server
 
-from serving.scoring_guard import MAX_BODY_BYTES, install_scoring_guard, raised_by_crmlab, safe_message
+from training.core.scoring_guard import MAX_BODY_BYTES, install_scoring_guard, raised_by_crmlab, safe_message
 from training.core.pyfunc_base import InputSpec, InvalidModelInput, validate_frame
 
 SECRET = "jane.doe@example.com"

@@ -39,6 +39,9 @@ class ChurnData:
     schema: TableSchema | None = None
     notes: list[str] = field(default_factory=list)
     labels: dict[str, str] = field(default_factory=dict)  # feature -> readable name (for reasons)
+    # columns never null in the whole input, unlabelled rows included (e.g. customers with no order yet,
+    # who are scored in production even though they carry no churn label)
+    complete_in_all_rows: frozenset[str] | None = None
 
     @property
     def window(self) -> str:
@@ -65,6 +68,7 @@ def from_features_dir(features_dir: str | Path) -> ChurnData:
         raise ChurnInputError(f"{path}: missing column(s) {', '.join(missing)}; expected one row per "
                               f"(customer_id, cutoff) with the label {LABEL} (docs/DATA_MODEL.md)")
     notes = []
+    complete = frozenset(c for c in frame.columns if frame[c].notna().all())
     unlabelled = frame[LABEL].isna()
     if unlabelled.any():
         notes.append(f"{int(unlabelled.sum())} row(s) with a null {LABEL!r} (no purchase in the active "
@@ -86,7 +90,7 @@ def from_features_dir(features_dir: str | Path) -> ChurnData:
     source = f"crmlab features in {features_dir}"
     return ChurnData(frame, frame[features].copy(), features, categorical, source,
                      time_col=time_col, horizon_days=int(horizon) if horizon else None, notes=notes,
-                     labels=labels)
+                     labels=labels, complete_in_all_rows=complete)
 
 
 def from_table(path: str | Path, *, target: str, id_col: str, positive: str | None = None) -> ChurnData:

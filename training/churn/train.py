@@ -164,9 +164,14 @@ def calibrate(name: str, scorer, data: ChurnData, parts: ChurnParts, seed: int) 
 
 
 def required_features(data: ChurnData) -> frozenset[str]:
-    """Numeric features never missing in any labelled row are required; everything else is optional."""
+    """Numeric features never missing in any row (labelled or not) are required; the rest is optional.
+
+    Unlabelled rows count too: customers without a recent order are scored in production, so a feature
+    that is null for them (e.g. recency) must stay optional.
+    """
     numeric = [f for f in data.features if f not in data.categorical]
-    return frozenset(f for f in numeric if data.frame[f].notna().all())
+    complete = data.complete_in_all_rows
+    return frozenset(f for f in numeric if data.frame[f].notna().all() and (complete is None or f in complete))
 
 
 def train_churn(features_dir: str | Path | None = None, *, table: str | Path | None = None,

@@ -44,6 +44,7 @@ class ClvModel(ValidatedPyfunc):
         self._booster = None
 
     def load_context(self, context) -> None:
+        super().load_context(context)
         if context is not None and TIERS_ARTIFACT in (context.artifacts or {}):
             self.thresholds = load_thresholds(context.artifacts[TIERS_ARTIFACT])
 

@@ -85,6 +85,12 @@ class ValidatedPyfunc(mlflow.pyfunc.PythonModel):
         """Inputs the logged signature marks as not required (read by ``registry.log_and_register``)."""
         return self.spec.optional
 
+    def load_context(self, context) -> None:
+        """Inside `mlflow models serve`, keep payloads and tracebacks out of error answers."""
+        from training.core.scoring_guard import install_scoring_guard
+
+        install_scoring_guard()
+
     def preprocess(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Hook for raw-input parsing (e.g. a user table's text numbers); raise ``ValueError`` to refuse."""
         return frame

@@ -38,12 +38,13 @@ _TAG_LIMIT = 5000  # MLflow's version-tag value limit
 def log_and_register(
     python_model: mlflow.pyfunc.PythonModel, *, model_name: str, family: str,
     artifacts: dict[str, str], input_example: pd.DataFrame, tags: dict[str, str],
-    metrics: dict[str, float], settings: Settings,
+    metrics: dict[str, float], settings: Settings, code_paths: tuple[str, ...] = (),
 ) -> ModelVersion:
     """Log, register under ``model_name``, set alias ``challenger`` and the version tags.
 
     Version tags: ``crmlab.family``, ``git_commit``, ``data_hash`` (from ``tags`` when given, else of the
     input example), ``metric.<k>`` for each metric, plus ``tags``. Requires an active MLflow run.
+    ``code_paths`` adds packages beyond ``training/`` to the model (e.g. ``serving/`` for composites).
     """
     run = mlflow.active_run()
     if run is None:
@@ -54,7 +55,7 @@ def log_and_register(
         name=MODEL_ARTIFACT_NAME,
         python_model=python_model,
         artifacts=artifacts or None,
-        code_paths=[str(_TRAINING_DIR)],
+        code_paths=[str(_TRAINING_DIR), *code_paths],
         signature=signature,
         input_example=input_example,
         pip_requirements=_pinned_requirements(),

@@ -1,0 +1,48 @@
+"""Feature files on disk: ``features.parquet`` plus ``features_meta.json`` describing how it was built."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from training.features.catalog import column_dtypes
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+FEATURES_FILE = "features.parquet"
+META_FILE = "features_meta.json"
+
+
+@dataclass(frozen=True)
+class FeatureFiles:
+    parquet: Path
+    meta: Path
+
+
+def write_features(df: pd.DataFrame, out_dir: Path, meta: dict[str, Any]) -> FeatureFiles:
+    """Write the table and its metadata (cutoffs, horizon, feature list, cleaning per cutoff, data hash)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    files = FeatureFiles(parquet=out / FEATURES_FILE, meta=out / META_FILE)
+    df.to_parquet(files.parquet, index=False)
+    full = {**meta, "rows": len(df), "columns": {c: str(t) for c, t in df.dtypes.items()}}
+    files.meta.write_text(json.dumps(full, indent=2, sort_keys=False, default=str) + "\n")
+    return files
+
+
+def read_features(out_dir: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The table (catalog dtypes restored) and its metadata, as written by ``write_features``."""
+    import pandas as pd
+
+    out = Path(out_dir)
+    parquet = out / FEATURES_FILE if out.is_dir() else out
+    if not parquet.exists():
+        raise FileNotFoundError(f"{parquet} not found: run `crmlab features --out {out}` first.")
+    meta_path = parquet.with_name(META_FILE)
+    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+    frame = pd.read_parquet(parquet)
+    dtypes = {c: t for c, t in column_dtypes().items() if c in frame.columns}
+    return frame.astype(dtypes), meta

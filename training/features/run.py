@@ -1,0 +1,58 @@
+"""``crmlab features`` as a plain function: build, write, and record the build as an MLflow run."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from training.features.build import FeatureSet, Progress, build_feature_set
+from training.features.catalog import FEATURE_NAMES, render_markdown
+from training.features.inputs import CleanTables, hash_inputs, open_clean_dir
+from training.features.output import FeatureFiles, write_features
+from training.features.report import feature_metrics, write_summary
+from training.settings import Settings
+
+
+@dataclass
+class FeatureRun:
+    feature_set: FeatureSet
+    files: FeatureFiles
+    metrics: dict[str, float]
+    run_id: str
+
+
+def run_features(data_dir: Path, cutoffs: Sequence[date | str], horizon_days: int | None, out_dir: Path,
+                 settings: Settings, progress: Progress | None = None) -> FeatureRun:
+    """Build features for ``cutoffs`` from the clean ``data_dir`` into ``out_dir``; one MLflow run "features"."""
+    import mlflow
+
+    from training.tracking import tracked_run
+
+    horizon = horizon_days if horizon_days is not None else settings.horizon_days
+    open_clean_dir(Path(data_dir))  # bad input fails here, before an MLflow run is opened
+    with tracked_run(settings, run_name="features", tags={"crmlab.step": "features"}) as run:
+        feature_set = build_feature_set(Path(data_dir), cutoffs, horizon, settings, progress=progress)
+        if progress is not None:
+            progress("hashing inputs and writing features")
+        meta = {**feature_set.meta, **hash_inputs(CleanTables(Path(data_dir))), "mlflow_run_id": run.info.run_id}
+        files = write_features(feature_set.frame, Path(out_dir), meta)
+        summary = write_summary(feature_set.frame, Path(out_dir))
+        metrics = feature_metrics(feature_set.frame)
+        mlflow.log_params({
+            "data": str(data_dir), "out": str(out_dir), "cutoffs": ",".join(meta["cutoffs"]),
+            "horizon_days": horizon, "active_window_days": settings.active_window_days,
+            "n_features": len(FEATURE_NAMES), "data_hash": meta["data_hash"],
+            **{f"cleaning.{k}": v for k, v in meta["cleaning_settings"].items()},
+        })
+        mlflow.log_metrics(metrics | {"build_seconds": meta["build_seconds"]})
+        mlflow.log_artifact(str(files.meta), artifact_path="features")
+        for path in summary.values():
+            mlflow.log_artifact(str(path), artifact_path="features")
+        with tempfile.TemporaryDirectory() as tmp:
+            doc = Path(tmp) / "FEATURES.md"
+            doc.write_text(render_markdown())
+            mlflow.log_artifact(str(doc), artifact_path="features")
+        return FeatureRun(feature_set=feature_set, files=files, metrics=metrics, run_id=run.info.run_id)
