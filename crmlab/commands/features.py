@@ -57,7 +57,11 @@ def command(data_dir: Path, cutoffs: str, horizon_days: int | None, out_dir: Pat
     for cutoff, rows in meta["rows_per_cutoff"].items():
         rate = result.metrics.get(f"cutoff_{cutoff}/churn_rate")
         churn = f"{rate:.1%}" if rate is not None else "n/a"
-        spend = result.metrics[f"cutoff_{cutoff}/mean_future_spend"]
+        spend = result.metrics.get(f"cutoff_{cutoff}/mean_future_spend")
+        if not meta.get("labels_observed", {}).get(cutoff, True):
+            console.print(f"cutoff {cutoff}: {rows} customers; labels unknown (the {meta['horizon_days']}-day "
+                          f"window runs past the data, which ends {meta['observed_until']})")
+            continue
         console.print(f"cutoff {cutoff}: {rows} customers, churn rate {churn}, mean future spend {spend:.2f}")
     console.print(f"wrote {result.files.parquet} ({meta['rows']} rows, {len(meta['features'])} features) "
                   f"in {meta['build_seconds']:.1f} s; MLflow run {result.run_id}")

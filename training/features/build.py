@@ -91,7 +91,8 @@ def build_feature_set(clean_dir: Path, cutoffs: Sequence[date | str], horizon_da
     con = duckdb.connect()
     try:
         tables = open_clean_dir(Path(clean_dir), con)
-        frames, cleaning = [], {}
+        observed = observed_until(con, tables)
+        frames, cleaning, labelled = [], {}, {}
         for cutoff in days:
             _say(progress, f"cutoff {cutoff}: fitting cleaning on rows before it")
             params = fit_cutoff_cleaning(con, tables, cutoff, settings)
@@ -99,7 +100,11 @@ def build_feature_set(clean_dir: Path, cutoffs: Sequence[date | str], horizon_da
             _say(progress, f"cutoff {cutoff}: aggregating features and labels")
             window = Window(cutoff, horizon_days, settings.active_window_days)
             sql = feature_sql(tables, window, params["transactions"], params["customers"])
-            frames.append(_one_row_per_customer(con.execute(sql).df(), tables, cutoff))
+            frame_c = _one_row_per_customer(con.execute(sql).df(), tables, cutoff)
+            labelled[cutoff.isoformat()] = observed is not None and window.end <= observed
+            if not labelled[cutoff.isoformat()]:
+                frame_c[list(LABEL_NAMES)] = None  # the label window runs past the data: outcome unknown
+            frames.append(frame_c)
     finally:
         con.close()
     frame = _typed(pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0])
@@ -113,6 +118,8 @@ def build_feature_set(clean_dir: Path, cutoffs: Sequence[date | str], horizon_da
         "categorical_features": list(CATEGORICAL_FEATURES),
         "labels": list(LABEL_NAMES),
         "rows": len(frame),
+        "labels_observed": labelled,
+        "observed_until": observed.isoformat() if observed is not None else None,
         "rows_per_cutoff": {d.isoformat(): int(n) for d, n in zip(days, (len(f) for f in frames), strict=True)},
         "cleaning_settings": {k: getattr(settings, k) for k in
                               ("impute_numeric", "impute_categorical", "outliers", "iqr_k", "zscore_max")},
@@ -121,6 +128,23 @@ def build_feature_set(clean_dir: Path, cutoffs: Sequence[date | str], horizon_da
     }
     frame.attrs["crmlab_features"] = meta
     return FeatureSet(frame=frame, meta=meta)
+
+
+def observed_until(con: duckdb.DuckDBPyConnection, tables: CleanTables) -> datetime | None:
+    """End of the last day with any recorded activity: label windows ending later are not yet observed.
+
+    Only labels depend on it (never features), so it cannot leak into a feature.
+    """
+    from datetime import timedelta
+
+    from training.cleaning import first_row
+
+    row = first_row(con, f"SELECT greatest((SELECT max(order_ts) FROM {tables.relation('transactions')}), "
+                         f"(SELECT max(session_ts) FROM {tables.relation('events')}))")
+    if row is None or row[0] is None:
+        return None
+    last = row[0]
+    return datetime.combine(last.date(), datetime.min.time()) + timedelta(days=1)
 
 
 def build_features(clean_dir: Path, cutoffs: Sequence[date], horizon_days: int, settings: Settings) -> pd.DataFrame:

@@ -103,3 +103,17 @@ def test_future_amounts_are_cleaned_with_bounds_fitted_before_the_cutoff(labelle
 def test_label_dtypes(rows):
     assert str(rows["churned"].dtype) == "boolean"
     assert str(rows["future_spend"].dtype) == "float64"
+
+
+def test_labels_are_unknown_when_the_window_runs_past_the_data(labelled):
+    """Scoring "now": no activity is recorded after the data's last day, so no one is labelled churned."""
+    _, clean = labelled
+    late = date(2024, 3, 8)  # the data ends 2024-03-11; a 10-day window from here is not yet observed
+    feature_set = build_feature_set(clean, [CUTOFF, late], H, get_settings(active_window_days=365, outliers="none"))
+    frame = feature_set.frame
+    latest = frame[frame["cutoff"] == pd.Timestamp(late)]
+    assert latest["churned"].isna().all() and latest["future_spend"].isna().all()
+    assert latest["frequency"].notna().all(), "features are still built for an unlabelled cutoff"
+    earlier = frame[frame["cutoff"] == pd.Timestamp(CUTOFF)]
+    assert earlier["churned"].notna().any()
+    assert feature_set.meta["labels_observed"] == {CUTOFF.isoformat(): True, late.isoformat(): False}
