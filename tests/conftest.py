@@ -26,6 +26,7 @@ def _reset_mlflow(uri: str) -> None:
     while mlflow.active_run() is not None:
         mlflow.end_run()
     fluent._active_experiment_id = None  # MLflow remembers the last experiment across stores
+    os.environ.pop("MLFLOW_EXPERIMENT_ID", None)  # set_experiment exports it; a new store has no such id
     mlflow.set_tracking_uri(uri)
 
 

@@ -28,7 +28,7 @@ def main_run(tmp_path_factory) -> dict:
     uri = f"sqlite:///{home / 'mlflow.db'}"
     client = MlflowClient(uri)  # creates the store here, so artifacts land under home/mlruns
     client.search_experiments()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_RUN")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}  # no leaked run/experiment
     env.update({"MLFLOW_TRACKING_URI": uri, "CRMLAB_DEMO": "1", "DO_NOT_TRACK": "1",
                 "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"})
     cmd = [sys.executable, "-m", "mlflow", "run", str(REPO), "-e", "main", "--env-manager", "local",

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from crmlab.commands.options import WholeNumber
+
 
 @click.command("score")
 @click.option("--model", default="customer_profile", show_default=True,
@@ -19,7 +21,7 @@ import click
               help="Upsert the scores into PostgreSQL, e.g. postgresql://user@host:5432/crm.")
 @click.option("--table", default="customer_scores", show_default=True, help="Table for --to.")
 @click.option("--schema", default=None, help="Database schema for --to (default: the search path).")
-@click.option("--chunk-size", type=click.IntRange(min=1), default=50_000, show_default=True,
+@click.option("--chunk-size", type=WholeNumber(), default=50_000, show_default=True,
               help="Rows scored per batch.")
 @click.option("--consent", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Consent list (customer_id, marketing_consent): only customers with consent are scored.")

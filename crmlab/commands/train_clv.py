@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import click
 
-from crmlab.commands.options import seed_option
+from crmlab.commands.options import WholeNumber, seed_option
 
 
 @click.command(name="clv")
@@ -29,7 +29,7 @@ from crmlab.commands.options import seed_option
 @click.option("--calibration-end", default=None, help="Last day of the calibration period (YYYY-MM-DD).")
 @click.option("--horizon-days", type=click.IntRange(min=1), default=None,
               help="Prediction horizon in days (default: the features' horizon, else CRMLAB_HORIZON_DAYS).")
-@click.option("--trials", type=click.IntRange(min=1), default=None,
+@click.option("--trials", type=WholeNumber(), default=None,
               help="Optuna trials (default CRMLAB_TRIALS).")
 @click.option("--timeout", type=float, default=None, help="Tuning time limit in seconds.")
 @click.option("--model-name", default="clv", show_default=True, help="Registered model name.")

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import click
 
-from crmlab.commands.options import seed_option
+from crmlab.commands.options import WholeNumber, seed_option
 
 
 @click.command(name="segments")
 @click.option("--features", "features_dir", type=click.Path(file_okay=False), required=True,
               help="Features folder (features.parquet + features_meta.json) from `crmlab features`; "
                    "the latest cutoff is segmented.")
-@click.option("--trials", type=click.IntRange(min=1), default=None,
+@click.option("--trials", type=WholeNumber(), default=None,
               help="Optuna trials (default CRMLAB_TRIALS).")
 @click.option("--timeout", type=float, default=None, help="Search time limit in seconds.")
 @click.option("--model-name", default="segments", show_default=True, help="Registered model name.")

@@ -10,8 +10,8 @@ import pytest
 from mlflow.exceptions import MlflowException
 from mlflow.pyfunc import scoring_server
 
-from training.core.scoring_guard import MAX_BODY_BYTES, install_scoring_guard, raised_by_crmlab, safe_message
 from training.core.pyfunc_base import InputSpec, InvalidModelInput, validate_frame
+from training.core.scoring_guard import MAX_BODY_BYTES, install_scoring_guard, raised_by_crmlab, safe_message
 
 SECRET = "jane.doe@example.com"
 

@@ -19,8 +19,8 @@ import requests
 
 from serving.crm_client import CrmClient, ScoringRefused
 from serving.profile_model import OUTPUT_COLUMNS
-from training.core.scoring_guard import MAX_BODY_BYTES
 from serving.server import free_port, serve_command, start_server, wait_ready
+from training.core.scoring_guard import MAX_BODY_BYTES
 from training.settings import get_settings
 
 pytestmark = pytest.mark.slow
