@@ -1,6 +1,6 @@
 """Generate a synthetic customer world (raw CRM tables + hidden truth); ``write_world`` stores it.
 
-Everything is vectorised over customers and rows: a million customers (about ten million orders)
+Everything is vectorised over customers and rows: a million customers (about 18 million orders)
 generate in minutes. The same ``WorldConfig`` always gives byte-identical tables.
 """
 
