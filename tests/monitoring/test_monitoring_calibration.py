@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -37,6 +39,9 @@ def test_a_miscalibrated_model_is_flagged_with_its_ece(reference, tmp_path):
     # Overconfidence shows per band: the low band under-predicts, the high band over-predicts.
     bands = result.calibration.by_group.set_index("group")
     assert bands.loc["low", "gap"] > 0.05 and bands.loc["high", "gap"] < -0.05
+    # The same breakdown is a table in the Evidently report a person reads.
+    widgets = json.dumps(result.snapshot.to_snapshot_model().dict(), default=str)
+    assert "Calibration by risk_band (current)" in widgets
 
 
 def test_a_calibrated_model_passes_and_the_report_holds_ece_and_brier_with_tests(reference, tmp_path):

@@ -70,7 +70,7 @@ def test_unreadable_or_missing_files_say_what_to_do(tmp_path):
 
 def test_evaluation_returns_each_crossed_threshold_with_its_reason():
     obs = Observations(important_share=0.4, drifted_important=("f00", "f03"), important_count=5,
-                       prediction_scores={"churn_probability": 0.25, "p_alive": 0.01}, ece=0.09, labelled_rows=500,
+                       prediction_scores={"churn_probability": 0.25, "p_alive": 0.01}, ece=0.09, labelled_rows=1500,
                        auc_drop=0.02, auc_how="measured", share_changes={"segment_name": 0.15, "risk_band": 0.05})
     crossings = {c.check: c for c in evaluate(Policy(), obs)}
     assert set(crossings) == {"feature_drift", "prediction_drift", "calibration", "share_shift"}

@@ -12,10 +12,6 @@ from training.settings import get_settings
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=(
-    "training/churn/train.py logs the run param 'features' (a feature count) while `mlflow run -e train_churn` "
-    "already logged 'features' (the path): MLflow refuses to change a param, so the entry point fails. "
-    "Passes once churn renames its param (e.g. 'n_features'); then remove this marker."))
 def test_drift_retrains_through_the_churn_project_entry_point_and_the_gate(tmp_path):
     settings = get_settings()
     register_synthetic_champion(churn_batch(2000, seed=500), settings)

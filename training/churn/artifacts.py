@@ -30,6 +30,7 @@ class ChurnFiles:
     plots: Path
     model_card: Path
     reference: Path
+    importance: Path
 
 
 def write_artifacts(out: Path, *, model: ChurnModel, data: ChurnData, parts, chosen, candidates,
@@ -50,6 +51,9 @@ def write_artifacts(out: Path, *, model: ChurnModel, data: ChurnData, parts, cho
                           plot_dir / "importance.png")
     plots.contribution_summary_plot(contributions, sample, plot_dir / "contributions_summary.png", seed=seed)
 
+    importance_path = out / "feature_importance.csv"  # read by monitoring to weigh drifted features
+    importance.rename_axis("feature").reset_index(name="importance").to_csv(importance_path, index=False)
+
     reference = _reference(model, data, parts, seed)
     reference_path = out / "reference.parquet"
     reference.to_parquet(reference_path, index=False)
@@ -57,7 +61,7 @@ def write_artifacts(out: Path, *, model: ChurnModel, data: ChurnData, parts, cho
     card.write_text(model_card(model=model, data=data, parts=parts, chosen=chosen, candidates=candidates,
                                table=table, lift=lift, importance=importance, notes=notes,
                                study_name=study_name, trials=trials))
-    return ChurnFiles(plot_dir, card, reference_path)
+    return ChurnFiles(plot_dir, card, reference_path, importance_path)
 
 
 def _reference(model: ChurnModel, data: ChurnData, parts, seed: int) -> pd.DataFrame:

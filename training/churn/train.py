@@ -206,7 +206,7 @@ def train_churn(features_dir: str | Path | None = None, *, table: str | Path | N
     with tracked_run(settings, f"train-{model_name}", tags={"crmlab.family": FAMILY}) as run:
         mlflow.log_params({"source": data.source[:500], "split": parts.description[:500], "seed": seed,
                            "trials": trials, "timeout_s": timeout or 0, "objective": OBJECTIVE,
-                           "features": len(data.features), "rows": len(data.frame)})
+                           "n_features": len(data.features), "rows": len(data.frame)})
         lgbm, study = tune_lightgbm(data, parts, trials=trials, timeout=timeout, seed=seed, storage=storage,
                                     study_name=study_name, settings=settings)
         baseline, c_losses = fit_baseline((parts.train[data.features], parts.train[LABEL]),
@@ -239,6 +239,7 @@ def train_churn(features_dir: str | Path | None = None, *, table: str | Path | N
             mlflow.log_artifacts(str(files.plots), "plots")
             mlflow.log_artifact(str(files.model_card))
             mlflow.log_artifact(str(files.reference))
+            mlflow.log_artifact(str(files.importance))
             example = data.raw.loc[parts.train.index[:INPUT_EXAMPLE_ROWS]].reset_index(drop=True)
             version = log_and_register(
                 model, model_name=model_name, family=FAMILY,

@@ -95,7 +95,7 @@ def train_segments(features: str | Path | pd.DataFrame, *, settings: Settings, t
         mlflow.log_params({"customers": len(frame), "fit_rows": len(sample), "eval_rows": len(data.eval_rows),
                            "resamples": space.resamples, "k_range": f"{space.k_min}-{data.k_max}",
                            "min_segment_share": space.min_share, "seed": seed,
-                           "features": ",".join(spec.columns)[:6000]})
+                           "feature_columns": ",".join(spec.columns)[:6000]})
         search = choose_segmenter(data, space, trials=trials or settings.trials,
                                   timeout=timeout if timeout is not None else settings.timeout_s, seed=seed,
                                   study_name=f"{model_name}-{run.info.run_id[:8]}",
