@@ -174,11 +174,17 @@ def model_outputs(champion: Champion, current: pd.DataFrame) -> pd.DataFrame:
 
 
 def champion_models(settings: Settings) -> list[str]:
-    """Registered models that have a champion (the default set ``crmlab monitor`` watches)."""
+    """Registered models with a champion of a monitored family (the default set ``crmlab monitor`` watches).
+
+    Composites such as ``customer_profile`` are left out: their components are monitored themselves.
+    """
     import mlflow
 
+    from monitoring.families import FAMILIES
     from training.tracking import configure_mlflow
 
     configure_mlflow(settings)
     client = mlflow.MlflowClient()
-    return sorted(m.name for m in client.search_registered_models() if CHAMPION in (m.aliases or {}))
+    names = sorted(m.name for m in client.search_registered_models() if CHAMPION in (m.aliases or {}))
+    return [n for n in names
+            if client.get_model_version_by_alias(n, CHAMPION).tags.get("crmlab.family") in FAMILIES]

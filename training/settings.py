@@ -81,14 +81,17 @@ class Settings(BaseSettings):
         )
 
     def default_optuna_storage(self) -> str:
-        """SQLite study storage next to a SQLite tracking store, so optuna-dashboard can open it."""
+        """Study storage: explicit setting, else SQLite beside a SQLite tracking store (optuna-dashboard opens it).
+
+        Optuna never shares the tracking database: both keep an ``alembic_version`` table. With a
+        PostgreSQL or HTTP tracking store, studies go to ``./optuna.db`` unless CRMLAB_OPTUNA_STORAGE names
+        a database of their own (e.g. ``postgresql+psycopg://user@host/crmlab_optuna``, for parallel workers).
+        """
         if self.optuna_storage:
             return self.optuna_storage
         if self.tracking_uri.startswith("sqlite:///"):
             db = Path(self.tracking_uri.removeprefix("sqlite:///"))
             return f"sqlite:///{db.with_name('optuna.db')}"
-        if self.tracking_uri.startswith("postgresql"):
-            return self.tracking_uri
         return "sqlite:///optuna.db"
 
 

@@ -2,7 +2,7 @@
 
 generate -> ingest -> features (labelled training cutoffs, plus the unlabelled "current" batch)
 -> train churn / clv / segments (each through the promotion gate) -> customer_profile -> batch scores
--> monitoring report. Every step is a child MLflow run of the main run.
+-> monitoring report (./reports). Every step is a child MLflow run of the main run.
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ def command(ctx: click.Context, customers: int, seed: int | None, trials: int, w
     raw, clean, feats, current = (workdir / p for p in ("raw", "clean", "features", "features_current"))
     cutoffs = training_cutoffs(WORLD_END, horizon)
     now = WORLD_END + timedelta(days=1)
+    reports = workdir.parent / "reports"  # ./reports for the default workdir ./data
 
     with tracked_run(settings, run_name="main", tags={"crmlab.command": "main"}):
         import mlflow
@@ -72,6 +73,8 @@ def command(ctx: click.Context, customers: int, seed: int | None, trials: int, w
             step.train(family, features_dir=str(feats), trials=trials, seed=settings.seed, promote=True)
         step("profile", sample_path=current)
         step("score", features=str(current), out_path=workdir / "scores" / "customer_scores.parquet")
+        step("monitor", current=str(current), models=[], policy=None, retrain=False, labels_available=False,
+             reports_dir=str(reports), workspace=None, train_features=None)
     click.echo(f"main finished: data under {workdir}; browse runs with `mlflow ui --backend-store-uri "
                f"{settings.tracking_uri}`")
 

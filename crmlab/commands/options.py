@@ -27,3 +27,8 @@ demo_option = click.option(
     "--demo", is_flag=True, default=None,
     help="Demo mode: use the public demo PII key (generated data only). Same as CRMLAB_DEMO=1.",
 )
+storage_option = click.option(
+    "--storage", default=None,
+    help="Optuna storage URL (default: CRMLAB_OPTUNA_STORAGE, else optuna.db beside a SQLite tracking store; "
+         "with PostgreSQL give a database of its own).",
+)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from crmlab.commands.options import WholeNumber, seed_option
+from crmlab.commands.options import WholeNumber, seed_option, storage_option
 
 
 @click.command(name="churn")
@@ -25,8 +25,7 @@ from crmlab.commands.options import WholeNumber, seed_option
               help="Tuning time limit in seconds; 0 = none (default CRMLAB_TIMEOUT_S).")
 @click.option("--model-name", default="churn", show_default=True, help="Registered model name.")
 @seed_option
-@click.option("--storage", default=None,
-              help="Optuna storage URL (default: SQLite beside the tracking store).")
+@storage_option
 @click.option("--promote", is_flag=True, help="Run the promotion gate after registering the challenger.")
 def command(features_dir, table, target, id_col, positive, trials, timeout, model_name, seed, storage,
             promote) -> None:

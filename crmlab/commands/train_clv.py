@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import click
 
-from crmlab.commands.options import WholeNumber, seed_option
+from crmlab.commands.options import WholeNumber, seed_option, storage_option
 
 
 @click.command(name="clv")
@@ -34,8 +34,7 @@ from crmlab.commands.options import WholeNumber, seed_option
 @click.option("--timeout", type=float, default=None, help="Tuning time limit in seconds.")
 @click.option("--model-name", default="clv", show_default=True, help="Registered model name.")
 @seed_option
-@click.option("--storage", default=None,
-              help="Optuna storage URL (default: SQLite beside the tracking store).")
+@storage_option
 @click.option("--promote", is_flag=True, help="Run the promotion gate after registering the challenger.")
 def command(features_dir, data_dir, transactions, id_col, date_col, amount_col, no_header, date_format,
             calibration_end, horizon_days, trials, timeout, model_name, seed, storage, promote) -> None:

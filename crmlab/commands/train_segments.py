@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from crmlab.commands.options import WholeNumber, seed_option
+from crmlab.commands.options import WholeNumber, seed_option, storage_option
 
 
 @click.command(name="segments")
@@ -16,8 +16,7 @@ from crmlab.commands.options import WholeNumber, seed_option
 @click.option("--timeout", type=float, default=None, help="Search time limit in seconds.")
 @click.option("--model-name", default="segments", show_default=True, help="Registered model name.")
 @seed_option
-@click.option("--storage", default=None,
-              help="Optuna storage URL (default: SQLite beside the tracking store).")
+@storage_option
 @click.option("--promote", is_flag=True, help="Run the promotion gate after registering the challenger.")
 def command(features_dir, trials, timeout, model_name, seed, storage, promote) -> None:
     """Segment customers and register the model (alias `challenger`) with personas and stable IDs."""

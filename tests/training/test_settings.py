@@ -41,3 +41,5 @@ def test_optuna_storage_sits_next_to_sqlite_tracking_store(monkeypatch, tmp_path
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
     assert Settings().default_optuna_storage() == f"sqlite:///{tmp_path}/optuna.db"
     assert Settings(optuna_storage="postgresql://x/y").default_optuna_storage() == "postgresql://x/y"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "postgresql+psycopg://u@h/mlflow")
+    assert Settings().default_optuna_storage() == "sqlite:///optuna.db", "never the tracking database itself"
