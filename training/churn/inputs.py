@@ -55,14 +55,15 @@ class ChurnData:
 
 def from_features_dir(features_dir: str | Path) -> ChurnData:
     """crmlab features -> ChurnData (labels as 0/1; unlabelled rows reported and left out)."""
+    from training.features.output import read_features
+
     features_dir = Path(features_dir)
     path = features_dir / "features.parquet"
-    if not path.exists():
+    try:
+        frame, meta = read_features(features_dir)
+    except FileNotFoundError:
         raise ChurnInputError(f"--features {features_dir}: no features.parquet there; run `crmlab features` "
-                              "first (or give --table PATH --target COL --id COL)")
-    frame = pd.read_parquet(path)
-    meta_path = features_dir / "features_meta.json"
-    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+                              "first (or give --table PATH --target COL --id COL)") from None
     missing = [c for c in (ID, LABEL) if c not in frame.columns]
     if missing:
         raise ChurnInputError(f"{path}: missing column(s) {', '.join(missing)}; expected one row per "

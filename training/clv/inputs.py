@@ -16,7 +16,6 @@ the baseline predicts 0 for them (BG/NBD describes repeat buying after a first p
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -111,17 +110,17 @@ def problem_from_features(features_dir: str | Path, *, data_dir: str | Path | No
 
 
 def load_features(features_dir: str | Path) -> tuple[pd.DataFrame, dict]:
+    from training.features.output import read_features
+
     features_dir = Path(features_dir)
-    path = features_dir / "features.parquet"
-    if not path.exists():
+    try:
+        frame, meta = read_features(features_dir)
+    except FileNotFoundError:
         raise ClvInputError(f"--features {features_dir}: no features.parquet there; "
-                            "run crmlab features first.")
-    frame = pd.read_parquet(path)
-    meta_path = features_dir / "features_meta.json"
-    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+                            "run crmlab features first.") from None
     missing = [c for c in (ID, CUTOFF, LABEL) if c not in frame.columns]
     if missing:
-        raise ClvInputError(f"{path}: missing column(s) {missing}; expected one row per "
+        raise ClvInputError(f"{features_dir}/features.parquet: missing column(s) {missing}; expected one row per "
                             f"(customer_id, cutoff) with the label {LABEL} (see docs/DATA_MODEL.md).")
     return frame, meta
 

@@ -1,4 +1,5 @@
-"""CLV run artifacts: comparison table (CSV + Markdown), holdout predictions, calibration plot, model card."""
+"""CLV run artifacts: comparison table (CSV + Markdown), holdout predictions, calibration plot, model card,
+and the monitoring reference sample (``reference.parquet``, ``feature_importance.csv``)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,12 @@ from training.clv.btyd import BTYDModel
 from training.clv.gate import TOLERANCE, TOTAL_RATIO_BOUNDS
 from training.clv.inputs import LABEL, ClvProblem
 from training.clv.metrics import PRIMARY_METRIC, calibration_by_decile, plot_calibration
+from training.clv.pyfunc import ClvModel
 from training.clv.tiers import TIER_SHARES
 from training.clv.transactions import ID
 from training.core.pyfunc_base import InputSpec
+
+REFERENCE_ROWS = 5000
 
 
 def write_comparison(out: Path, problem: ClvProblem, table: pd.DataFrame, predictions: dict[str, np.ndarray],
@@ -29,6 +33,32 @@ def write_comparison(out: Path, problem: ClvProblem, table: pd.DataFrame, predic
                          for name, pred in predictions.items()], ignore_index=True)
     deciles.to_csv(out / "calibration_by_decile.csv", index=False)
     plot_calibration(actual, predictions, str(out / "calibration_by_decile.png"))
+
+
+def write_monitoring_files(out: Path, problem: ClvProblem, model: ClvModel, booster, *, seed: int) -> None:
+    """Files ``crmlab monitor`` compares batches with (monitoring/data.py).
+
+    ``reference.parquet``: up to ``REFERENCE_ROWS`` rows of the tier population (model inputs, ``cutoff``),
+    the served model's ``predicted_spend``/``p_alive``/``clv_tier`` and ``future_spend``; no customer ids.
+    ``feature_importance.csv`` (LightGBM gain) only when LightGBM serves: BG/NBD has no such notion.
+    """
+    population = problem.tier_population
+    rows = population.sample(min(REFERENCE_ROWS, len(population)), random_state=seed)
+    outputs = model.predict_frame(rows[list(model.spec.columns)])
+    reference = rows.drop(columns=[ID], errors="ignore").assign(
+        **{LABEL: _population_labels(problem).loc[rows.index].to_numpy(float)},
+        **{c: outputs[c].to_numpy() for c in outputs.columns})
+    reference.reset_index(drop=True).to_parquet(out / "reference.parquet", index=False)
+    if model.kind == "lightgbm":
+        importance = pd.DataFrame({"feature": booster.feature_name(),
+                                   "importance": booster.feature_importance(importance_type="gain")})
+        importance.sort_values("importance", ascending=False).to_csv(out / "feature_importance.csv", index=False)
+
+
+def _population_labels(problem: ClvProblem) -> pd.Series:
+    """``future_spend`` of the tier population's rows: the LightGBM training rows for the features shape,
+    the holdout customers (everyone at the calibration end) for the transaction-log shape."""
+    return (problem.train if problem.shape == "features" else problem.holdout)[LABEL]
 
 
 def _table(table: pd.DataFrame, winner: str) -> str:

@@ -139,7 +139,7 @@ def train_clv(problem: ClvProblem, *, trials: int, timeout: float | None, model_
         tuned = {**best_params, "best_iteration": int(booster.best_iteration),
                  "validation_poisson_deviance": float(study.best_value)}
         version = _log_and_register(problem, model, table, winner, predictions, p_alive, btyd, booster, tuned,
-                                    model_name=model_name, fingerprint=fingerprint, settings=settings)
+                                    model_name=model_name, fingerprint=fingerprint, seed=seed, settings=settings)
         mlflow.set_tags({"clv.winner": winner, "clv.notes": " | ".join(problem.notes)[:5000]})
         result = ClvResult(winner, table, model_name, str(version.version), run.info.run_id, model.thresholds,
                            list(problem.notes))
@@ -152,8 +152,9 @@ def train_clv(problem: ClvProblem, *, trials: int, timeout: float | None, model_
 
 def _log_and_register(problem: ClvProblem, model: ClvModel, table: pd.DataFrame, winner: str,
                       predictions: dict[str, np.ndarray], p_alive: np.ndarray, btyd: BTYDModel, booster,
-                      tuned: dict, *, model_name: str, fingerprint: str, settings: Settings):
-    """Artifacts under ``clv/``, the holdout for the gate, then the core registration."""
+                      tuned: dict, *, model_name: str, fingerprint: str, seed: int, settings: Settings):
+    """Artifacts under ``clv/`` (monitoring's reference sample too), the holdout for the gate, then the core
+    registration."""
     import mlflow
 
     from training.clv import report
@@ -168,6 +169,7 @@ def _log_and_register(problem: ClvProblem, model: ClvModel, table: pd.DataFrame,
         booster.save_model(str(out / "lgbm_model.txt"))
         report.write_comparison(out, problem, table, predictions, p_alive, winner)
         report.write_model_card(out, problem, table, winner, model.spec, model.thresholds, btyd, tuned)
+        report.write_monitoring_files(out, problem, model, booster, seed=seed)
         mlflow.log_artifacts(str(out), artifact_path="clv")
         log_holdout(problem.holdout.drop(columns=["cutoff"], errors="ignore"))
         return log_and_register(

@@ -25,7 +25,7 @@ def reliability_plot(y: np.ndarray, curves: dict[str, np.ndarray], path: str | P
     ax.set(xlabel="mean predicted probability", ylabel="observed rate", xlim=(0, 1), ylim=(0, 1),
            title="Reliability (10 equal-width bins)")
     ax.legend(loc="upper left")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def roc_pr_plot(y: np.ndarray, p: np.ndarray, path: str | Path) -> Path:
@@ -40,7 +40,7 @@ def roc_pr_plot(y: np.ndarray, p: np.ndarray, path: str | Path) -> Path:
     pr_ax.axhline(float(np.mean(y)), ls="--", color="grey", label="base rate")
     pr_ax.set(xlabel="recall", ylabel="precision", title="Precision-recall")
     pr_ax.legend()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def lift_plot(table: pd.DataFrame, path: str | Path) -> Path:
@@ -54,7 +54,7 @@ def lift_plot(table: pd.DataFrame, path: str | Path) -> Path:
     gain_ax.plot([0, 1], [0, 1], ls="--", color="grey")
     gain_ax.set(xlabel="share of customers contacted", ylabel="share of positives captured",
                 title="Cumulative gain")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def importance_plot(importance: pd.Series, path: str | Path, top: int = 20,
@@ -64,7 +64,7 @@ def importance_plot(importance: pd.Series, path: str | Path, top: int = 20,
     fig, ax = plt.subplots(figsize=(7, 0.3 * len(data) + 1.5))
     ax.barh(data.index.astype(str), data.to_numpy())
     ax.set(xlabel=xlabel, title="Global importance")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def contribution_summary_plot(contributions: pd.DataFrame, values: pd.DataFrame, path: str | Path,
@@ -89,10 +89,11 @@ def contribution_summary_plot(contributions: pd.DataFrame, values: pd.DataFrame,
     ax.set_yticks(range(len(order)), [str(c) for c in order])
     ax.set(xlabel="contribution to log-odds (per customer)",
            title="Contribution summary (blue = low value, red = high)")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
-def _save(fig: plt.Figure, path: str | Path) -> Path:
+def save_figure(fig: plt.Figure, path: str | Path) -> Path:
+    """Write a figure as PNG (folders created) and free it: every crmlab plot ends here."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()

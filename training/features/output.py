@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,5 +45,9 @@ def read_features(out_dir: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     meta_path = parquet.with_name(META_FILE)
     meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
     frame = pd.read_parquet(parquet)
-    dtypes = {c: t for c, t in column_dtypes().items() if c in frame.columns}
-    return frame.astype(dtypes), meta
+    for column, dtype in column_dtypes().items():
+        if column in frame.columns:
+            # a table not written by crmlab may not fit the catalog dtype: keep what it holds
+            with contextlib.suppress(TypeError, ValueError):
+                frame[column] = frame[column].astype(dtype)
+    return frame, meta

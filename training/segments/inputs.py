@@ -32,7 +32,6 @@ NaN (-> 0) and spend shares NaN (-> 0). Any other gap is imputed with the traini
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,15 +88,17 @@ class FeatureSpec:
 
 def read_features(features_dir: str | Path) -> pd.DataFrame:
     """``features.parquet`` of a features dir, keeping the latest cutoff when several are stacked."""
-    path = Path(features_dir) / "features.parquet"
-    if not path.exists():
+    from training.features.output import read_features as read_features_dir
+
+    try:
+        frame, meta = read_features_dir(Path(features_dir))
+    except FileNotFoundError:
         raise SegmentationInputError(
-            f"{path} does not exist: run `crmlab features --cutoff DATE --out {features_dir}` first."
-        )
-    frame = pd.read_parquet(path)
-    meta_path = Path(features_dir) / "features_meta.json"
-    if meta_path.exists():
-        frame.attrs["features_meta"] = json.loads(meta_path.read_text())
+            f"{Path(features_dir) / 'features.parquet'} does not exist: "
+            f"run `crmlab features --cutoff DATE --out {features_dir}` first."
+        ) from None
+    if meta:
+        frame.attrs["features_meta"] = meta
     return latest_cutoff(frame)
 
 

@@ -12,6 +12,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from training.core.plots import save_figure
+
 TSNE_MAX_ROWS = 1_000
 MAP_MAX_ROWS = 20_000
 
@@ -23,7 +25,7 @@ def elbow_plot(sweep: pd.DataFrame, chosen_k: int, path: str | Path) -> Path:
     ax.axvline(chosen_k, ls="--", color="grey", label=f"chosen K = {chosen_k}")
     ax.set(xlabel="number of segments K", ylabel="inertia (within-segment SS)", title="Elbow (K-Means)")
     ax.legend()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def silhouette_by_k_plot(sweep: pd.DataFrame, candidates: pd.DataFrame, chosen_k: int,
@@ -36,7 +38,7 @@ def silhouette_by_k_plot(sweep: pd.DataFrame, candidates: pd.DataFrame, chosen_k
     ax.axvline(chosen_k, ls="--", color="grey")
     ax.set(xlabel="number of segments K", ylabel="silhouette (evaluation sample)", title="Silhouette by K")
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def segment_map(space: np.ndarray, segment_ids: np.ndarray, names: Mapping[int, str], path: str | Path, *,
@@ -53,7 +55,7 @@ def segment_map(space: np.ndarray, segment_ids: np.ndarray, names: Mapping[int, 
     ax.set(title=f"Segments ({'t-SNE' if method == 'tsne' else 'PCA'}, {len(rows):,} customers)",
            xticks=[], yticks=[])
     ax.legend(markerscale=3, fontsize=8, loc="best")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _embed(space: np.ndarray, method: str, seed: int) -> np.ndarray:
@@ -81,13 +83,5 @@ def dendrogram_plot(linkage: np.ndarray, k: int, path: str | Path) -> Path:
     ax.axhline(cut, ls="--", color="grey", label=f"cut into {k} segments")
     ax.set(ylabel="Ward merge distance", title="Hierarchical (Ward) dendrogram, fitting sample")
     ax.legend()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
-
-def _save(fig: plt.Figure, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path

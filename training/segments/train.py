@@ -19,6 +19,7 @@ from rich.console import Console
 
 from training.segments import plots
 from training.segments.inputs import (
+    ANNUALISED,
     FeatureSpec,
     SegmentationInputError,
     latest_cutoff,
@@ -26,7 +27,7 @@ from training.segments.inputs import (
     select_features,
 )
 from training.segments.model import SegmentsModel, required_inputs
-from training.segments.personas import REVENUE, name_segments, persona_sheet, segment_profiles
+from training.segments.personas import REVENUE, Z_PREFIX, name_segments, persona_sheet, segment_profiles
 from training.segments.pipeline import FittedSegmenter, SegmenterConfig, sample_rows
 from training.segments.quality import Quality
 from training.segments.search import SearchData, SearchResult, SearchSpace, choose_segmenter, k_sweep
@@ -35,6 +36,7 @@ from training.settings import Settings
 
 FAMILY = "segments"
 HOLDOUT_ROWS = 5_000
+REFERENCE_ROWS = 5_000
 EXAMPLE_ROWS = 5
 _console = Console(stderr=True)
 
@@ -112,6 +114,7 @@ def train_segments(features: str | Path | pd.DataFrame, *, settings: Settings, t
         profiles.insert(1, "segment_name", profiles["segment_id"].map(names))
         _log_artifacts(search, data, best.model, profiles, names, match, ids, fit_rows, space, seed,
                        title=f"Segments of {model_name}")
+        _log_monitoring_files(frame, spec, ids, names, distance, profiles, seed)
         log_holdout(_holdout(frame, spec, fit_rows, champion, seed))
         metrics = _metrics(best.quality, space, len(frame), match, champion)
         imputed = best.model.preprocessor.missing_counts(frame)  # reported, never silent
@@ -197,6 +200,42 @@ def _holdout(frame: pd.DataFrame, spec: FeatureSpec, fit_rows: np.ndarray, champ
     if champion is not None and champion.segment_ids is not None:
         holdout["champion_segment_id"] = champion.segment_ids[rows]
     return holdout.reset_index(drop=True)
+
+
+def monitoring_reference(frame: pd.DataFrame, spec: FeatureSpec, ids: np.ndarray, names: dict[int, str],
+                         distance: np.ndarray, seed: int) -> pd.DataFrame:
+    """Up to ``REFERENCE_ROWS`` customers' model inputs and outputs (no customer_id): what ``crmlab monitor``
+    compares a batch's inputs and segment shares with."""
+    rows = np.sort(np.random.default_rng(seed + 17).choice(len(frame), size=min(len(frame), REFERENCE_ROWS),
+                                                           replace=False))
+    reference = frame.iloc[rows][list(spec.inputs)].reset_index(drop=True)
+    return reference.assign(segment_id=ids[rows], segment_name=pd.Series(ids[rows]).map(names).to_numpy(),
+                            distance=distance[rows])
+
+
+def between_segment_share(profiles: pd.DataFrame, spec: FeatureSpec) -> pd.Series:
+    """Per input feature, the share of its (standardised) variance lying between segments, i.e. how much the
+    segmentation rests on it: sum over segments of share x squared z-mean; annualised rates count for
+    their lifetime total."""
+    z = profiles[[Z_PREFIX + c for c in spec.columns]].to_numpy(dtype=float)
+    share = (profiles["share"].to_numpy(dtype=float)[:, None] * z**2).sum(axis=0)
+    named = pd.Series(share, index=[ANNUALISED.get(c, c) for c in spec.columns])
+    return named.groupby(level=0).max().sort_values(ascending=False)
+
+
+def _log_monitoring_files(frame: pd.DataFrame, spec: FeatureSpec, ids: np.ndarray, names: dict[int, str],
+                          distance: np.ndarray, profiles: pd.DataFrame, seed: int) -> None:
+    """``segments/reference.parquet`` and ``segments/feature_importance.csv`` for monitoring."""
+    import mlflow
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp)
+        monitoring_reference(frame, spec, ids, names, distance, seed).to_parquet(out / "reference.parquet",
+                                                                                 index=False)
+        importance = between_segment_share(profiles, spec)
+        importance.rename_axis("feature").reset_index(name="importance").to_csv(out / "feature_importance.csv",
+                                                                                index=False)
+        mlflow.log_artifacts(tmp, artifact_path="segments")
 
 
 def _metrics(quality: Quality, space: SearchSpace, customers: int, match: MatchResult,
