@@ -14,12 +14,10 @@ from dataclasses import dataclass
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
+from pg_local import PG_SERVER, connect_local_postgres
 
 from crmlab.cli import cli
 from training.churn.inputs import synthetic_features, write_features_dir
-
-PG_SERVER = "127.0.0.1:5432"
-PG_ROLES = ("postgres", "root")
 
 
 @dataclass(frozen=True)
@@ -30,18 +28,8 @@ class TeamStores:
 
 def _admin_engine() -> tuple[sa.Engine, str]:
     """An autocommit engine on the existing `test` database (CREATE DATABASE cannot run in a transaction)."""
-    failures = []
-    for role in PG_ROLES:
-        engine = sa.create_engine(f"postgresql+psycopg://{role}@{PG_SERVER}/test", isolation_level="AUTOCOMMIT",
-                                  connect_args={"connect_timeout": 5})
-        try:
-            with engine.connect():
-                return engine, role
-        except sa.exc.OperationalError as exc:
-            failures.append(f"{role}: {str(exc.orig).strip().splitlines()[0]}")
-            engine.dispose()
-    pytest.fail(f"PostgreSQL at {PG_SERVER} is unreachable ({'; '.join(failures)}). Start it: `.ci/run` does, "
-                "or `pg_ctlcluster $(ls /etc/postgresql) main start`.")
+    engine, role, _ = connect_local_postgres(isolation_level="AUTOCOMMIT")
+    return engine, role
 
 
 @pytest.fixture

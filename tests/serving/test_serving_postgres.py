@@ -11,6 +11,7 @@ import uuid
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from pg_local import connect_local_postgres
 
 from serving.batch import score_batch
 from serving.score_store import ScoreTable
@@ -18,27 +19,13 @@ from training.settings import get_settings
 
 pytestmark = pytest.mark.postgres
 
-ROLES = ("postgres", "root")
 PROFILE = "models:/customer_profile@champion"
 
 
 @pytest.fixture()
 def pg_schema():
     """(URL, schema): a fresh schema in the test database, dropped at the end."""
-    errors = []
-    for role in ROLES:
-        url = f"postgresql+psycopg://{role}@127.0.0.1:5432/test"
-        engine = sa.create_engine(url)
-        try:
-            with engine.connect():
-                break
-        except sa.exc.OperationalError as err:
-            errors.append(f"{role}: {str(err.orig).strip().splitlines()[0]}")
-            engine.dispose()
-    else:
-        pytest.fail("PostgreSQL is not reachable at 127.0.0.1:5432/test (tried roles "
-                    f"{', '.join(ROLES)}: {'; '.join(errors)}). Start PostgreSQL (e.g. `service postgresql "
-                    "start`) and run again.")
+    engine, _, url = connect_local_postgres()
     schema = f"crmlab_test_{uuid.uuid4().hex[:10]}"
     with engine.begin() as conn:
         conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
