@@ -180,11 +180,11 @@ def check_contract(table: str, typed: pd.DataFrame, settings: Settings) -> pd.Da
     try:
         contract(table, settings, "raw").validate(typed, lazy=True)
     except pa.errors.SchemaErrors as err:
-        return _failure_findings(table, err.failure_cases, settings)
+        return _failure_findings(table, err.failure_cases, typed, settings)
     return no_findings()
 
 
-def _failure_findings(table: str, cases: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+def _failure_findings(table: str, cases: pd.DataFrame, typed: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     structural = cases[cases["index"].isna()]
     if len(structural):
         first = structural.iloc[0]
@@ -200,7 +200,9 @@ def _failure_findings(table: str, cases: pd.DataFrame, settings: Settings) -> pd
             parts.append(findings(rows, "not_null", column, [f"{column} is empty but required"] * len(rows)))
             continue
         rule, text = rule_of_check(table, column, int(number), settings)
-        details = [f"{column} {quote(v)} {text}" for v in group["failure_case"]]
+        # values from the typed frame, not pandera's failure_case: that column's dtype depends on which
+        # other checks failed in the same call (an int shows as 0.0 when all failures are numbers)
+        details = [f"{column} {quote(v)} {text}" for v in typed.loc[rows, column]]
         parts.append(findings(rows, rule, column, details))
     found = combine(parts)
     order = {name: i for i, name in enumerate(SPECS[table].columns)}

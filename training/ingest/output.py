@@ -36,16 +36,43 @@ def arrow_schema(table: str) -> pa.Schema:
 
 def write_clean(table: str, frame: pd.DataFrame, path: Path) -> None:
     """``frame`` (typed as after parsing) as parquet with the contract's Arrow types."""
+    pq.write_table(clean_arrow(table, frame), path)
+
+
+def clean_arrow(table: str, frame: pd.DataFrame) -> pa.Table:
+    """``frame`` (typed as after parsing) with the contract's Arrow types, e.g. for a ``ParquetWriter``."""
     schema = arrow_schema(table)
     arrays = [_to_arrow(frame[f.name], f.type) for f in schema]
-    pq.write_table(pa.Table.from_arrays(arrays, schema=schema), path)
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def read_clean_column(table: str, path: Path, column: str) -> pd.Series:
+    """One column of a written clean table, with the values and nulls it had before writing.
+
+    Numbers, booleans, dates and categories get their pre-write pandas dtypes (so profiles match);
+    ids and free text stay Arrow strings: only their null rate is profiled, and tens of millions of
+    Python strings would cost gigabytes.
+    """
+    kind = SPECS[table].columns[column].kind
+    mapper = {"int": {pa.int64(): pd.Int64Dtype()}, "bool": {pa.bool_(): pd.BooleanDtype()},
+              "id": {pa.string(): pd.StringDtype("pyarrow")},
+              "text": {pa.string(): pd.StringDtype("pyarrow")}}.get(kind, {})
+    values = pq.read_table(path, columns=[column]).column(column).to_pandas(types_mapper=mapper.get)
+    return values.astype("datetime64[ns]") if kind in ("date", "timestamp") else values
+
+
+QUARANTINE_SCHEMA = pa.schema([pa.field(c, pa.int64() if c == "row_number" else pa.string())
+                               for c in QUARANTINE_COLUMNS])
 
 
 def write_quarantine(quarantine: pd.DataFrame, path: Path) -> None:
-    schema = pa.schema([pa.field(c, pa.int64() if c == "row_number" else pa.string())
-                        for c in QUARANTINE_COLUMNS])
-    arrays = [pa.array(quarantine[f.name].tolist(), type=f.type) for f in schema]
-    pq.write_table(pa.Table.from_arrays(arrays, schema=schema), path)
+    pq.write_table(quarantine_arrow(quarantine), path)
+
+
+def quarantine_arrow(quarantine: pd.DataFrame) -> pa.Table:
+    """Quarantine rows with their Arrow types, e.g. for a ``ParquetWriter``."""
+    arrays = [pa.array(quarantine[f.name].tolist(), type=f.type) for f in QUARANTINE_SCHEMA]
+    return pa.Table.from_arrays(arrays, schema=QUARANTINE_SCHEMA)
 
 
 def _to_arrow(values: pd.Series, arrow_type: pa.DataType) -> pa.Array:

@@ -80,7 +80,7 @@ def quarantine_rows(table: str, raw: pd.DataFrame, found: pd.DataFrame) -> pd.Da
         "rule": first["rule"].to_numpy(),
         "column": first["column"].to_numpy(),
         "reason": reasons,
-        "record": records_json(raw.iloc[rows]),
+        "record": records_json(raw.loc[rows]),  # raw is indexed by row number
     }, columns=QUARANTINE_COLUMNS)
 
 

@@ -7,6 +7,7 @@ share that became ``"missing"``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -34,11 +35,17 @@ class TableCounts:
 
 def profile(table: str, clean: pd.DataFrame) -> dict[str, Any]:
     """Null rates, numeric/date ranges and category counts of a clean table."""
+    return profile_columns(table, clean.__getitem__)
+
+
+def profile_columns(table: str, column_of: Callable[[str], pd.Series]) -> dict[str, Any]:
+    """``profile`` fetching one column at a time (e.g. from the written file: a large table never needs
+    to be in memory whole)."""
     null_rates: dict[str, float] = {}
     ranges: dict[str, dict[str, Any]] = {}
     categories: dict[str, dict[str, int]] = {}
     for column, spec in SPECS[table].columns.items():
-        values = clean[column]
+        values = column_of(column)
         empty = values.isna() | (values == MISSING) if spec.kind == "category" else values.isna()
         null_rates[column] = round(float(empty.mean()), 6) if len(values) else 0.0
         present = values.dropna()

@@ -8,10 +8,12 @@ personal data crmlab does not need) never enter memory; their names are reported
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 
 from training.ingest.contracts import TABLES, raw_columns
@@ -45,6 +47,32 @@ class RawSource:
             raise IngestError(f"cannot read {where}: {type(exc).__name__}: {str(exc).splitlines()[0]}. "
                               "Check or re-export it.") from exc
         return frame[self.columns[table]].reset_index(drop=True)
+
+    def read_chunks(self, table: str, chunk_rows: int, columns: list[str] | None = None
+                    ) -> Iterator[pd.DataFrame]:
+        """The raw table in consecutive chunks (at least one, maybe empty), indexed by raw row number.
+
+        Files are streamed (bounded memory); each chunk has the dtypes ``read`` gives the whole table,
+        so quarantine records do not depend on the chunk size. A database table is read in one chunk.
+        """
+        columns = columns or self.columns[table]
+        if self.kind == "database" or self.files[table].suffix not in (".parquet", ".csv"):
+            yield self.read(table)[columns]
+            return
+        try:
+            reader = (_parquet_chunks(self.files[table], columns, chunk_rows)
+                      if self.files[table].suffix == ".parquet"
+                      else _csv_chunks(self.files[table], columns, chunk_rows))
+            start = 0
+            for frame in reader:
+                frame.index = pd.RangeIndex(start, start + len(frame))
+                start += len(frame)
+                yield frame[columns]
+        except IngestError:
+            raise
+        except Exception as exc:  # malformed file: name what failed, not a traceback
+            raise IngestError(f"cannot read {self.files[table]}: {type(exc).__name__}: "
+                              f"{str(exc).splitlines()[0]}. Check or re-export it.") from exc
 
     def close(self) -> None:
         if self._engine is not None:
@@ -119,6 +147,70 @@ def _read_file(path: Path, columns: list[str]) -> pd.DataFrame:
         return pd.read_parquet(path, columns=columns)
     # Everything as text, only empty cells are null: the parse step decides what each value means.
     return pd.read_csv(path, usecols=columns, dtype=str, keep_default_na=False, na_values=[""])
+
+
+def _parquet_chunks(path: Path, columns: list[str], chunk_rows: int) -> Iterator[pd.DataFrame]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    file = pq.ParquetFile(path)
+    schema = pa.schema([file.schema_arrow.field(c) for c in columns], metadata=file.schema_arrow.metadata)
+    widen = _widened_by_nulls(file, schema)
+    empty = True
+    for batch in file.iter_batches(batch_size=chunk_rows, columns=columns, use_pandas_metadata=True):
+        empty = False
+        yield _to_pandas(pa.Table.from_batches([batch]).replace_schema_metadata(schema.metadata), widen)
+    if empty:
+        yield _to_pandas(schema.empty_table(), widen)
+
+
+def _widened_by_nulls(file: object, schema: object) -> dict[str, str]:
+    """Columns pandas converts differently when the WHOLE file has nulls (int -> float64, bool -> object)."""
+    import pyarrow as pa
+
+    widen: dict[str, str] = {}
+    for field_ in schema:
+        if pa.types.is_integer(field_.type):
+            target = "float64"
+        elif pa.types.is_boolean(field_.type):
+            target = "object"
+        else:
+            continue
+        if _null_count(file, field_.name) > 0:
+            widen[field_.name] = target
+    return widen
+
+
+def _null_count(file: object, column: str) -> int:
+    index = file.schema_arrow.get_field_index(column)
+    total = 0
+    for group in range(file.metadata.num_row_groups):
+        stats = file.metadata.row_group(group).column(index).statistics
+        if stats is None or not stats.has_null_count:  # no statistics: count by reading the one column
+            return file.read(columns=[column]).column(0).null_count
+        total += stats.null_count
+    return total
+
+
+def _to_pandas(table: object, widen: dict[str, str]) -> pd.DataFrame:
+    frame = table.to_pandas()
+    for column, target in widen.items():
+        if isinstance(frame[column].dtype, np.dtype) and frame[column].dtype.kind in "iub":
+            # numpy int/bool: this chunk had no null but the file has, so a whole read widens the column
+            frame[column] = frame[column].astype(target)
+    return frame
+
+
+def _csv_chunks(path: Path, columns: list[str], chunk_rows: int) -> Iterator[pd.DataFrame]:
+    # Everything as text, only empty cells are null (as in ``_read_file``).
+    with pd.read_csv(path, usecols=columns, dtype=str, keep_default_na=False, na_values=[""],
+                     chunksize=chunk_rows) as reader:
+        empty = True
+        for frame in reader:
+            empty = False
+            yield frame
+        if empty:
+            yield pd.read_csv(path, usecols=columns, dtype=str, nrows=0)
 
 
 # --- database ---------------------------------------------------------------------------------------
