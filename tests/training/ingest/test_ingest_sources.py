@@ -9,13 +9,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from ingest_raw_case import RawCase
+from pg_local import connect_local_postgres
 
 from training.ingest import IngestError, ingest
 from training.ingest.sources import open_source, redact_url
 from training.settings import get_settings
-
-PG_HOST = "127.0.0.1:5432"
-PG_ROLES = ("postgres", "root")
 
 
 def test_missing_table_is_named_with_what_to_do(raw_dir: Path, tmp_path: Path):
@@ -102,20 +100,7 @@ def pg_schema() -> Iterator[tuple[object, str, str]]:
     """(engine, URL, fresh schema) on the local PostgreSQL; the schema is dropped afterwards."""
     import sqlalchemy as sa
 
-    failures = []
-    for role in PG_ROLES:
-        url = f"postgresql+psycopg://{role}@{PG_HOST}/test"
-        engine = sa.create_engine(url, connect_args={"connect_timeout": 5})
-        try:
-            with engine.connect():
-                break
-        except sa.exc.OperationalError as exc:
-            failures.append(f"{role}: {str(exc.orig).strip().splitlines()[0]}")
-            engine.dispose()
-    else:
-        pytest.fail(f"PostgreSQL at {PG_HOST} (database 'test') is unreachable ({'; '.join(failures)}). "
-                    "Start it, e.g. `pg_ctlcluster $(ls /etc/postgresql) main start` "
-                    "(CI's .ci/run does this).")
+    engine, _, url = connect_local_postgres()
     schema = f"crmlab_ingest_{uuid.uuid4().hex[:12]}"
     with engine.begin() as connection:
         connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
