@@ -9,21 +9,6 @@ import click
 from crmlab.commands.options import WholeNumber, seed_option
 
 
-def _flatten(prefix: str, value: object) -> dict[str, float]:
-    """Nested dirt counts -> flat MLflow metric names (``dirt.transactions.duplicates``)."""
-    if isinstance(value, dict):
-        out: dict[str, float] = {}
-        for key, inner in value.items():
-            out.update(_flatten(f"{prefix}.{key}", inner))
-        return out
-    return {prefix: float(value)}
-
-
-def _dirty_rows(counts: dict) -> int:
-    missing = counts.get("missing_values", {})
-    return int(sum(missing.values()) + sum(v for k, v in counts.items() if k != "missing_values"))
-
-
 @click.command("generate")
 @click.option(
     "--customers",
@@ -79,18 +64,17 @@ def command(
     The raw tables follow docs/DATA_MODEL.md. One MLflow run ("generate") records the parameters,
     row and dirt counts and world.json; customer tables (names, emails, phones) are never logged.
     """
-    import mlflow
     from rich.console import Console
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
     from training.settings import get_settings
-    from training.tracking import tracked_run
-    from training.world import WorldConfig, generate_world, write_world
+    from training.world import WorldConfig
     from training.world.generate import STAGES
+    from training.world.run import dirty_rows, generate_tracked
 
-    try:  # pydantic's ValidationError is a ValueError too
-        settings = get_settings(seed=seed, dirt_rate=dirt_rate)
+    settings = get_settings(seed=seed, dirt_rate=dirt_rate)
+    try:
         config = WorldConfig(
             n_customers=n_customers,
             seed=settings.seed,
@@ -104,40 +88,21 @@ def command(
         raise click.UsageError(str(err)) from None
 
     console = Console()
-    with tracked_run(settings, run_name="generate", tags={"crmlab.command": "generate"}):
-        mlflow.log_params(
-            {
-                "customers": config.n_customers,
-                "seed": config.seed,
-                "start": config.start.isoformat(),
-                "end": config.end.isoformat(),
-                "drift": config.drift,
-                "drift_start": config.drift_start_date.isoformat(),
-                "dirt_rate": config.dirt_rate,
-                "format": fmt,
-            }
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("customers", total=len(STAGES) + 1)
+        world, paths = generate_tracked(
+            config, out, fmt, settings,
+            progress=lambda stage: progress.update(task, advance=1, description=stage),
         )
-        columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
-        with Progress(*columns, console=console, transient=True) as progress:
-            task = progress.add_task("customers", total=len(STAGES) + 1)
-            world = generate_world(
-                config, progress=lambda stage: progress.update(task, advance=1, description=f"{stage} done")
-            )
-            progress.update(task, description=f"writing {fmt} to {out}")
-            paths = write_world(world, out, fmt=fmt)
-            progress.update(task, advance=1)
-
-        rows = world.meta["rows"]
-        mlflow.log_metrics({f"rows.{name}": float(n) for name, n in rows.items()})
-        mlflow.log_metrics(_flatten("dirt", {k: v for k, v in world.meta["dirt"].items() if k != "rate"}))
-        mlflow.log_artifact(str(paths["world"]))
+    rows = world.meta["rows"]
 
     summary = Table(title=f"World written to {out}")
     for header in ("table", "rows", "dirty rows", "file"):
         summary.add_column(header, justify="right" if header != "file" and header != "table" else "left")
     for name, n in rows.items():
         dirt = world.meta["dirt"].get(name)
-        summary.add_row(name, f"{n:,}", f"{_dirty_rows(dirt):,}" if dirt else "0", paths[name].name)
+        summary.add_row(name, f"{n:,}", f"{dirty_rows(dirt):,}" if dirt else "0", paths[name].name)
     console.print(summary)
     console.print(
         f"drift={config.drift} from {config.drift_start_date}; truth in {paths['truth_customers'].name} "
