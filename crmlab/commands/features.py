@@ -36,14 +36,15 @@ def command(data_dir: Path, cutoffs: str, horizon_days: int | None, out_dir: Pat
     from training.features.build import normalise_cutoffs
     from training.features.inputs import CleanDataError
     from training.features.run import run_features
-    from training.settings import get_settings
 
     console = Console(stderr=True, log_path=False)
     try:
         days = normalise_cutoffs([c for c in cutoffs.split(",") if c.strip()])
     except ValueError as err:
         raise click.BadParameter(str(err), param_hint="--cutoff") from None
-    settings = get_settings()
+    from crmlab.commands.options import load_settings
+
+    settings = load_settings()
     with console.status("building features") as status:
         def progress(message: str) -> None:
             status.update(message)

@@ -68,12 +68,12 @@ def command(
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
-    from training.settings import get_settings
+    from crmlab.commands.options import load_settings
     from training.world import WorldConfig
     from training.world.generate import STAGES
     from training.world.run import dirty_rows, generate_tracked
 
-    settings = get_settings(seed=seed, dirt_rate=dirt_rate)
+    settings = load_settings(seed=seed, dirt_rate=dirt_rate)
     try:
         config = WorldConfig(
             n_customers=n_customers,

@@ -46,11 +46,12 @@ def command(ctx: click.Context, customers: int, seed: int | None, trials: int, w
     """Run the main job end to end on a generated world (demo PII key unless CRMLAB_PII_KEY is set)."""
     import os
 
-    from training.settings import get_settings
     from training.tracking import tracked_run
 
     os.environ.setdefault("CRMLAB_DEMO", "1")  # generated data: the public demo key is acceptable
-    settings = get_settings(seed=seed)
+    from crmlab.commands.options import load_settings
+
+    settings = load_settings(seed=seed)
     horizon = settings.horizon_days
     raw, clean, feats, current = (workdir / p for p in ("raw", "clean", "features", "features_current"))
     cutoffs = training_cutoffs(WORLD_END, horizon)

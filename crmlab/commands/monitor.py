@@ -48,12 +48,12 @@ def run_from_options(current: str, models: list[str], policy: str | None, retrai
     """Resolve settings, policy and models, then run the monitor once."""
     from pathlib import Path
 
+    from crmlab.commands.options import load_settings
     from monitoring.data import MonitorInputError, champion_models
     from monitoring.policy import PolicyError, load_policy
     from monitoring.run import run_monitor
-    from training.settings import get_settings
 
-    settings = get_settings()
+    settings = load_settings()
     try:
         chosen = load_policy(policy or None)  # "" (an MLproject default) means "no file"
         names = models or champion_models(settings)

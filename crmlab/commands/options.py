@@ -32,3 +32,16 @@ storage_option = click.option(
     help="Optuna storage URL (default: CRMLAB_OPTUNA_STORAGE, else optuna.db beside a SQLite tracking store; "
          "with PostgreSQL give a database of its own).",
 )
+
+
+def load_settings(**overrides: object):
+    """Settings with flag overrides; a value out of range is a usage error naming the field, not a traceback."""
+    from pydantic import ValidationError
+
+    from training.settings import get_settings
+
+    try:
+        return get_settings(**overrides)
+    except ValidationError as err:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
+        raise click.UsageError(f"invalid setting ({problems})") from None

@@ -26,12 +26,12 @@ def command(model: str, alias: str, port: int, host: str, workers: int, timeout:
     import os
     import shlex
 
+    from crmlab.commands.options import load_settings
     from serving.model_ref import model_uri, resolve_version
     from serving.server import serve_command, server_env
-    from training.settings import get_settings
     from training.tracking import configure_mlflow
 
-    settings = get_settings()
+    settings = load_settings()
     uri = model_uri(model, alias)
     cmd = serve_command(uri, port, workers, timeout, host)
     if dry_run:

@@ -39,12 +39,12 @@ def command(features_dir, table, target, id_col, positive, trials, timeout, mode
     if trials is not None and trials < 1:
         raise click.UsageError(f"--trials must be at least 1 (got {trials})")
 
+    from crmlab.commands.options import load_settings
     from training.churn.inputs import ChurnInputError
     from training.churn.train import train_churn
     from training.core.tabular import TableError
-    from training.settings import get_settings
 
-    settings = get_settings(seed=seed, trials=trials, timeout_s=timeout, optuna_storage=storage)
+    settings = load_settings(seed=seed, trials=trials, timeout_s=timeout, optuna_storage=storage)
     try:
         result = train_churn(features_dir, table=table, target=target, id_col=id_col, positive=positive,
                              trials=settings.trials, timeout=settings.timeout_s, model_name=model_name,

@@ -50,12 +50,12 @@ def command(features_dir, data_dir, transactions, id_col, date_col, amount_col, 
         raise click.UsageError("--id/--date/--amount/--calibration-end/--date-format/--no-header go with "
                                "--transactions")
 
+    from crmlab.commands.options import load_settings
     from training.clv.inputs import problem_from_features, problem_from_transactions
     from training.clv.train import train_clv
     from training.clv.transactions import ClvInputError
-    from training.settings import get_settings
 
-    settings = get_settings(seed=seed, trials=trials, timeout_s=timeout, optuna_storage=storage)
+    settings = load_settings(seed=seed, trials=trials, timeout_s=timeout, optuna_storage=storage)
     try:
         if transactions:
             problem = problem_from_transactions(

@@ -20,11 +20,11 @@ from crmlab.commands.options import WholeNumber, seed_option, storage_option
 @click.option("--promote", is_flag=True, help="Run the promotion gate after registering the challenger.")
 def command(features_dir, trials, timeout, model_name, seed, storage, promote) -> None:
     """Segment customers and register the model (alias `challenger`) with personas and stable IDs."""
+    from crmlab.commands.options import load_settings
     from training.segments.inputs import SegmentationInputError
     from training.segments.train import train_segments
-    from training.settings import get_settings
 
-    settings = get_settings(seed=seed, trials=trials, timeout_s=timeout, optuna_storage=storage)
+    settings = load_settings(seed=seed, trials=trials, timeout_s=timeout, optuna_storage=storage)
     try:
         result = train_segments(features_dir, settings=settings, trials=settings.trials,
                                 timeout=settings.timeout_s, model_name=model_name, seed=settings.seed,
