@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
+import warnings
 from importlib import metadata
 from pathlib import Path
 
@@ -50,17 +51,21 @@ def log_and_register(
     if run is None:
         raise RuntimeError("log_and_register needs an active MLflow run (use training.tracking.tracked_run)")
     configure_mlflow(settings)
-    signature, input_types = _signature(python_model, input_example)
-    info = mlflow.pyfunc.log_model(
-        name=MODEL_ARTIFACT_NAME,
-        python_model=python_model,
-        artifacts=artifacts or None,
-        code_paths=[str(_TRAINING_DIR), *code_paths],
-        signature=signature,
-        input_example=input_example,
-        pip_requirements=_pinned_requirements(),
-        metadata={"crmlab_family": family, "crmlab_input_types": input_types},
-    )
+    with warnings.catch_warnings():
+        # Inputs are logged as optional `Any` (validation happens in the model), so MLflow's hints about
+        # integer columns are noise here.
+        warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
+        signature, input_types = _signature(python_model, input_example)
+        info = mlflow.pyfunc.log_model(
+            name=MODEL_ARTIFACT_NAME,
+            python_model=python_model,
+            artifacts=artifacts or None,
+            code_paths=[str(_TRAINING_DIR), *code_paths],
+            signature=signature,
+            input_example=input_example,
+            pip_requirements=_pinned_requirements(),
+            metadata={"crmlab_family": family, "crmlab_input_types": input_types},
+        )
     client = mlflow.MlflowClient()
     version = mlflow.register_model(info.model_uri, model_name, tags={"crmlab.family": family})
     all_tags = {
