@@ -45,3 +45,24 @@ def load_settings(**overrides: object):
     except ValidationError as err:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
         raise click.UsageError(f"invalid setting ({problems})") from None
+
+
+def family_options(model_name: str):
+    """The options every ``crmlab train <family>`` shares, in one place (same shape for every family)."""
+
+    def decorate(func):
+        options = [
+            click.option("--trials", type=WholeNumber(), default=None,
+                         help="Optuna trials, >= 1 (default CRMLAB_TRIALS)."),
+            click.option("--timeout", type=click.FloatRange(min=0), default=None,
+                         help="Tuning time limit in seconds; 0 = none (default CRMLAB_TIMEOUT_S)."),
+            click.option("--model-name", default=model_name, show_default=True, help="Registered model name."),
+            seed_option,
+            storage_option,
+            click.option("--promote", is_flag=True, help="Run the promotion gate after registering the challenger."),
+        ]
+        for option in reversed(options):
+            func = option(func)
+        return func
+
+    return decorate

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from crmlab.commands.options import WholeNumber, seed_option, storage_option
+from crmlab.commands.options import family_options
 
 
 @click.command(name="churn")
@@ -20,13 +20,7 @@ from crmlab.commands.options import WholeNumber, seed_option, storage_option
 @click.option("--id", "id_col", default=None, help="Customer id column of --table (unique per row).")
 @click.option("--positive", default=None,
               help="Target value meaning 'churned' (needed when the target is not yes/no, true/false, 1/0).")
-@click.option("--trials", type=WholeNumber(), default=None, help="Optuna trials, >= 1 (default CRMLAB_TRIALS).")
-@click.option("--timeout", type=click.FloatRange(min=0), default=None,
-              help="Tuning time limit in seconds; 0 = none (default CRMLAB_TIMEOUT_S).")
-@click.option("--model-name", default="churn", show_default=True, help="Registered model name.")
-@seed_option
-@storage_option
-@click.option("--promote", is_flag=True, help="Run the promotion gate after registering the challenger.")
+@family_options("churn")
 def command(features_dir, table, target, id_col, positive, trials, timeout, model_name, seed, storage,
             promote) -> None:
     """Train and register the churn model (alias `challenger`); print its test metrics."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import click
 
-from crmlab.commands.options import WholeNumber, seed_option, storage_option
+from crmlab.commands.options import family_options
 
 
 @click.command(name="clv")
@@ -29,13 +29,7 @@ from crmlab.commands.options import WholeNumber, seed_option, storage_option
 @click.option("--calibration-end", default=None, help="Last day of the calibration period (YYYY-MM-DD).")
 @click.option("--horizon-days", type=click.IntRange(min=1), default=None,
               help="Prediction horizon in days (default: the features' horizon, else CRMLAB_HORIZON_DAYS).")
-@click.option("--trials", type=WholeNumber(), default=None,
-              help="Optuna trials (default CRMLAB_TRIALS).")
-@click.option("--timeout", type=float, default=None, help="Tuning time limit in seconds.")
-@click.option("--model-name", default="clv", show_default=True, help="Registered model name.")
-@seed_option
-@storage_option
-@click.option("--promote", is_flag=True, help="Run the promotion gate after registering the challenger.")
+@family_options("clv")
 def command(features_dir, data_dir, transactions, id_col, date_col, amount_col, no_header, date_format,
             calibration_end, horizon_days, trials, timeout, model_name, seed, storage, promote) -> None:
     """Train and register the customer-lifetime-value model (alias `challenger`)."""

@@ -4,20 +4,14 @@ from __future__ import annotations
 
 import click
 
-from crmlab.commands.options import WholeNumber, seed_option, storage_option
+from crmlab.commands.options import family_options
 
 
 @click.command(name="segments")
 @click.option("--features", "features_dir", type=click.Path(file_okay=False), required=True,
               help="Features folder (features.parquet + features_meta.json) from `crmlab features`; "
                    "the latest cutoff is segmented.")
-@click.option("--trials", type=WholeNumber(), default=None,
-              help="Optuna trials (default CRMLAB_TRIALS).")
-@click.option("--timeout", type=float, default=None, help="Search time limit in seconds.")
-@click.option("--model-name", default="segments", show_default=True, help="Registered model name.")
-@seed_option
-@storage_option
-@click.option("--promote", is_flag=True, help="Run the promotion gate after registering the challenger.")
+@family_options("segments")
 def command(features_dir, trials, timeout, model_name, seed, storage, promote) -> None:
     """Segment customers and register the model (alias `challenger`) with personas and stable IDs."""
     from crmlab.commands.options import load_settings
