@@ -118,3 +118,4 @@ def _register(model, family: str, example: pd.DataFrame, settings) -> None:
         log_and_register(model, model_name=family, family=family, artifacts={}, input_example=example,
                          tags={}, metrics={}, settings=settings)
     assert promote(family, settings=settings).promoted
+

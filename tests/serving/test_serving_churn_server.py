@@ -7,9 +7,7 @@ import json
 import pandas as pd
 import pytest
 import requests
-
-from serving.server import start_server
-from training.settings import get_settings
+from serving_server_start import serve_from_registry
 
 pytestmark = pytest.mark.slow
 
@@ -19,9 +17,7 @@ SECRET = "jane.doe@example.com"
 @pytest.fixture(scope="module")
 def churn_server(session_registry, tmp_path_factory):
     log = tmp_path_factory.mktemp("churn-server") / "server.log"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{session_registry.db}")
-        process = start_server("models:/churn@champion", settings=get_settings(), workers=1, log_path=log)
+    process = serve_from_registry(session_registry, "models:/churn@champion", log, workers=1)
     yield process
     process.stop()
 

@@ -16,12 +16,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import requests
+from serving_server_start import serve_from_registry
 
 from serving.crm_client import CrmClient, ScoringRefused
 from serving.profile_model import OUTPUT_COLUMNS
-from serving.server import free_port, serve_command, start_server, wait_ready
+from serving.server import free_port, serve_command, wait_ready
 from training.core.scoring_guard import MAX_BODY_BYTES
-from training.settings import get_settings
 
 pytestmark = pytest.mark.slow
 
@@ -33,10 +33,8 @@ JSON = "application/json"
 @pytest.fixture(scope="module")
 def server(session_registry, tmp_path_factory):
     log = tmp_path_factory.mktemp("server") / "server.log"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{session_registry.db}")
-        process = start_server("models:/customer_profile@champion", settings=get_settings(), workers=2,
-                               timeout=30, log_path=log)
+    process = serve_from_registry(session_registry, "models:/customer_profile@champion", log, workers=2,
+                                  timeout=30)
     yield process
     process.stop()
     assert process.process.poll() is not None
