@@ -154,16 +154,29 @@ def _importance(run_id: str) -> pd.Series | None:
     return None
 
 
-def model_outputs(champion: Champion, current: pd.DataFrame) -> pd.DataFrame:
-    """The champion's outputs for the batch: taken from the batch when already scored, else predicted."""
+def model_outputs(champion: Champion, current: pd.DataFrame, source: str | Path | None = None) -> pd.DataFrame:
+    """The champion's outputs for the batch: taken from the batch when already scored, else predicted.
+
+    Predicted as batch scoring does (``serving.batch``): derived inputs such as a BG/NBD model's come
+    from the clean data named in the batch's features_meta.json (``source``: the batch's path), and
+    churn's ``top_reasons``, which monitoring ignores, are not computed.
+    """
     spec = champion.spec
     monitored = [c for c in spec.numeric_outputs + spec.categorical_outputs]
     if all(c in current.columns for c in monitored):
         return current[monitored]
     import mlflow
 
+    from serving.batch import derived_inputs, features_meta
+    from training.core.pyfunc_base import direct_predictor
+
     model = mlflow.pyfunc.load_model(f"models:/{champion.model_name}/{champion.version}")
-    outputs = model.predict(current)
+    meta = features_meta(Path(source)) if source else {}
+    try:
+        derive = derived_inputs(model, champion.model_name, list(current.columns), meta)
+    except ValueError as err:
+        raise MonitorInputError(str(err)) from None
+    outputs = direct_predictor(model)(derive(current) if derive else current, {"reasons": False})
     outputs = pd.DataFrame(outputs)
     outputs.index = current.index
     missing = [c for c in monitored if c not in outputs.columns]

@@ -171,7 +171,7 @@ def _assess(champion: Champion, ctx: _Context, files: ReportFiles):
         champion.notes.append(f"{int((~population).sum())} row(s) outside the {champion.family} population (no "
                               f"order in the last {days} days) are left out, as in training")
         batch = batch.loc[population]
-    outputs = model_outputs(champion, batch)
+    outputs = model_outputs(champion, batch, ctx.source)
     features = batch.drop(columns=[c for c in outputs.columns if c in batch.columns])
     plot = files.plot if champion.spec.task == "binary" and ctx.labels else None
     return assess(champion, features, outputs, ctx.policy, labels=ctx.labels, plot_path=plot,

@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -27,6 +27,7 @@ import pandas as pd
 from serving.consent import ConsentFilter, ListSource, load_consent_filter
 from serving.model_ref import resolve_version
 from serving.score_store import DEFAULT_TABLE, ScoreTable
+from training.features.output import FEATURES_FILE, META_FILE
 from training.settings import Settings, get_settings
 
 ID = "customer_id"
@@ -69,15 +70,20 @@ class ScoreResult:
 def score_batch(model_uri: str, features: str | Path | pd.DataFrame, out_path: str | Path | None = None,
                 chunk_size: int = DEFAULT_CHUNK, settings: Settings | None = None, *, to: str | None = None,
                 table: str = DEFAULT_TABLE, schema: str | None = None, consent: ListSource | None = None,
-                exclude: ListSource | None = None, progress: bool = True) -> ScoreResult:
+                exclude: ListSource | None = None, progress: bool = True,
+                params: dict | None = None, clean_data: str | Path | None = None) -> ScoreResult:
     """Score every (consenting) customer of ``features`` with ``model_uri``; write ``out_path`` and/or ``to``.
 
     ``features``: a features directory (``features.parquet`` inside, or a folder of Parquet files), a
     .parquet/.csv file, or a DataFrame; it needs a ``customer_id`` column. ``to``: a PostgreSQL URL; the
-    ``table`` (in ``schema``) is upserted on (customer_id, model_name).
+    ``table`` (in ``schema``) is upserted on (customer_id, model_name). ``params``: inference
+    parameters for the model, e.g. ``{"reasons": False}`` to skip churn's explanations. ``clean_data``:
+    the clean data folder for derived inputs (see ``derived_inputs``); by default the one the features
+    were built from (features_meta.json).
     """
     import mlflow
 
+    from training.core.pyfunc_base import direct_predictor
     from training.tracking import configure_mlflow
 
     if out_path is None and to is None:
@@ -91,6 +97,8 @@ def score_batch(model_uri: str, features: str | Path | pd.DataFrame, out_path: s
     name, version = resolve_version(model_uri)
     # Load the concrete version: the alias may move while a long run is going.
     model = mlflow.pyfunc.load_model(f"models:/{name}/{version}" if version else model_uri)
+    predict = direct_predictor(model)
+    derive = derived_inputs(model, name, source.columns, source.meta, clean_data)
     scored_at = datetime.now(UTC)
     sinks: list = []
     if out_path is not None:
@@ -111,7 +119,8 @@ def score_batch(model_uri: str, features: str | Path | pd.DataFrame, out_path: s
                 if store is not None and skipped:
                     result.rows_deleted += store.forget(skipped, name)
                 if not rows.empty:
-                    scores = _score_rows(model, rows, offset, seen)
+                    rows = derive(rows) if derive is not None else rows
+                    scores = _score_rows(predict, rows, offset, seen, params)
                     scores.insert(1, "model_name", name)
                     scores.insert(2, "model_version", version)
                     scores.insert(3, "scored_at", scored_at)
@@ -127,6 +136,41 @@ def score_batch(model_uri: str, features: str | Path | pd.DataFrame, out_path: s
     return result
 
 
+def derived_inputs(model, name: str, columns: list[str], meta: dict, clean_data: str | Path | None = None
+                   ) -> Callable[[pd.DataFrame], pd.DataFrame] | None:
+    """Adds the BG/NBD inputs (``btyd_*``) when the model reads them and the features lack them.
+
+    A CLV champion that is BG/NBD (or a profile built on one) reads per-customer repeat-purchase
+    summaries that crmlab features do not carry; they are computed from the clean transactions the
+    features were built from, with the same code and cleaning training used (``BtydInputs``).
+    ``columns``: the features' columns; ``meta``: their features_meta.json (``features_meta``).
+    """
+    from training.clv.btyd import BTYD_INPUTS
+    from training.clv.inputs import BtydInputs
+
+    needed = [c for c in BTYD_INPUTS.values() if c in _model_inputs(model)]
+    if not needed or set(needed) <= set(columns):
+        return None
+    data_dir = clean_data or meta.get("data_dir")
+    if not data_dir:
+        raise ValueError(f"{name} reads BG/NBD inputs ({', '.join(needed)}) that these features do not carry "
+                         "(the CLV champion is BG/NBD): score a features directory written by `crmlab features` "
+                         "(its features_meta.json names the clean data), or give the clean data with --data DIR")
+    if CUTOFF not in columns:
+        raise ValueError(f"{name} reads BG/NBD inputs, computed as of each row's {CUTOFF!r}: the features have "
+                         f"no {CUTOFF} column; add the date the features describe")
+    return BtydInputs(Path(data_dir), meta.get("cleaning")).add
+
+
+def _model_inputs(model) -> set[str]:
+    """Columns a loaded pyfunc reads: its own list (crmlab models, the profile) and its signature."""
+    from training.core.pyfunc_base import python_model_of
+
+    schema = model.metadata.get_input_schema()
+    names = set(schema.input_names()) if schema is not None else set()
+    return names | set(getattr(python_model_of(model), "input_columns", []))
+
+
 def _consenting(chunk: pd.DataFrame, gate: ConsentFilter, result: ScoreResult) -> tuple[pd.DataFrame, list[str]]:
     """(rows that may be scored, ids skipped for consent or exclusion); counts go to ``result``."""
     if ID not in chunk.columns:
@@ -137,7 +181,8 @@ def _consenting(chunk: pd.DataFrame, gate: ConsentFilter, result: ScoreResult) -
     return chunk.loc[keep], chunk.loc[~keep, ID].astype(str).tolist()
 
 
-def _score_rows(model, rows: pd.DataFrame, offset: int, seen: set[str]) -> pd.DataFrame:
+def _score_rows(predict: Callable[..., object], rows: pd.DataFrame, offset: int, seen: set[str],
+                params: dict | None) -> pd.DataFrame:
     from mlflow.exceptions import MlflowException
 
     from serving.profile_model import OUTPUT_DTYPES
@@ -145,7 +190,7 @@ def _score_rows(model, rows: pd.DataFrame, offset: int, seen: set[str]) -> pd.Da
     ids = rows[ID].astype(str)
     _check_unique(ids, offset, seen)
     try:
-        out = model.predict(rows)
+        out = predict(rows, params)
     except MlflowException as err:
         raise ValueError(f"the model refused the chunk starting at input row {offset} (row positions count "
                          f"the consenting rows of that chunk): {err.message}") from None
@@ -156,12 +201,14 @@ def _score_rows(model, rows: pd.DataFrame, offset: int, seen: set[str]) -> pd.Da
 
 
 def _check_unique(ids: pd.Series, offset: int, seen: set[str]) -> None:
-    repeated = ids.duplicated() | ids.isin(seen)
-    if repeated.any():
+    values = ids.tolist()
+    within = ids.duplicated()
+    if within.any() or not seen.isdisjoint(values):  # set lookups in C; positions only on failure
+        repeated = within | ids.isin(seen)
         first = int(np.flatnonzero(repeated.to_numpy())[0])
         raise ValueError(f"{int(repeated.sum())} customer id(s) appear more than once (first in the chunk "
                          f"starting at input row {offset}, position {first}): give one row per customer")
-    seen.update(ids)
+    seen.update(values)
 
 
 # --- features in ------------------------------------------------------------------------------------
@@ -176,6 +223,11 @@ class FeatureSource:
     rows_to_score: int
     cutoff: str | None
     filter: object | None = None
+    meta: dict = field(default_factory=dict)  # features_meta.json beside a crmlab features table
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self.frame.columns) if self.frame is not None else list(self.dataset.schema.names)
 
     @property
     def rows_other_cutoffs(self) -> int:
@@ -203,8 +255,9 @@ class FeatureSource:
         import pyarrow.compute as pc
         import pyarrow.dataset as ds
 
-        if path.is_dir() and (path / "features.parquet").exists():
-            path = path / "features.parquet"
+        if path.is_dir() and (path / FEATURES_FILE).exists():
+            path = path / FEATURES_FILE
+        meta = features_meta(path)
         if not path.exists():
             raise ValueError(f"features {path} do not exist: give a features directory or a .parquet/.csv "
                              "file")
@@ -217,14 +270,14 @@ class FeatureSource:
         dataset = ds.dataset(str(path), format=fmt)
         rows_in = dataset.count_rows()
         if CUTOFF not in dataset.schema.names:
-            return cls(dataset, None, rows_in, rows_in, None)
+            return cls(dataset, None, rows_in, rows_in, None, meta=meta)
         cutoffs = dataset.to_table(columns=[CUTOFF])[CUTOFF]
         if pc.count_distinct(cutoffs).as_py() <= 1:
-            return cls(dataset, None, rows_in, rows_in, None)
+            return cls(dataset, None, rows_in, rows_in, None, meta=meta)
         latest = pc.max(cutoffs)
         filt = ds.field(CUTOFF) == latest
         return cls(dataset, None, rows_in, dataset.count_rows(filter=filt), _cutoff_label(latest.as_py()),
-                   filt)
+                   filt, meta)
 
     def batches(self, chunk_size: int) -> Iterator[tuple[int, pd.DataFrame]]:
         """(offset of the first row, rows) for each batch, in input order."""
@@ -237,6 +290,17 @@ class FeatureSource:
             if batch.num_rows:
                 yield offset, batch.to_pandas()
                 offset += batch.num_rows
+
+
+def features_meta(path: Path) -> dict:
+    """features_meta.json of a crmlab features table (beside the file or in the folder), else {}."""
+    import json
+
+    meta = (path if path.is_dir() else path.parent) / META_FILE
+    try:
+        return json.loads(meta.read_text()) if meta.is_file() else {}
+    except (OSError, ValueError):
+        return {}
 
 
 def _csv_options(types: dict):

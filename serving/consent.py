@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -32,13 +33,22 @@ class ConsentFilter:
     allowed: frozenset[str] | None  # ids with consent; None = no consent list given (clean data decides)
     excluded: frozenset[str]
 
+    # Hashed once (``isin`` with a set would turn it into an array again for every chunk).
+    @cached_property
+    def _excluded_index(self) -> pd.Index:
+        return pd.Index(sorted(self.excluded), dtype=object)
+
+    @cached_property
+    def _allowed_index(self) -> pd.Index:
+        return pd.Index(sorted(self.allowed or ()), dtype=object)
+
     def split(self, ids: pd.Series) -> tuple[np.ndarray, int, int]:
         """(mask of rows to score, rows skipped for no consent, rows skipped as excluded)."""
         ids = ids.astype(str)
-        excluded = ids.isin(self.excluded).to_numpy()
+        excluded = ids.isin(self._excluded_index).to_numpy() if self.excluded else np.zeros(len(ids), bool)
         no_consent = np.zeros(len(ids), dtype=bool)
         if self.allowed is not None:
-            no_consent = ~ids.isin(self.allowed).to_numpy() & ~excluded
+            no_consent = ~ids.isin(self._allowed_index).to_numpy() & ~excluded
         keep = ~(excluded | no_consent)
         return keep, int(no_consent.sum()), int(excluded.sum())
 

@@ -66,17 +66,23 @@ class CrmClient:
         except requests.RequestException:
             return False
 
-    def score(self, records: pd.DataFrame | Sequence[Mapping[str, Any]]) -> pd.DataFrame:
-        """Score a DataFrame or list of dicts; raises ``ScoringRefused`` or ``ServerUnavailable``."""
+    def score(self, records: pd.DataFrame | Sequence[Mapping[str, Any]], *, reasons: bool = True
+              ) -> pd.DataFrame:
+        """Score a DataFrame or list of dicts; raises ``ScoringRefused`` or ``ServerUnavailable``.
+
+        ``reasons=False`` asks the model to skip ``top_reasons`` (much cheaper for large pulls).
+        """
         frame = records if isinstance(records, pd.DataFrame) else pd.DataFrame(list(records))
         if frame.empty:
             raise ValueError("no records to score: pass at least one customer row")
-        parts = [self._score_chunk(frame.iloc[start:start + self.chunk_rows])
+        parts = [self._score_chunk(frame.iloc[start:start + self.chunk_rows], reasons)
                  for start in range(0, len(frame), self.chunk_rows)]
         return pd.concat(parts)
 
-    def _score_chunk(self, chunk: pd.DataFrame) -> pd.DataFrame:
-        body = '{"dataframe_split": ' + chunk.to_json(orient="split", index=False, date_format="iso") + "}"
+    def _score_chunk(self, chunk: pd.DataFrame, reasons: bool) -> pd.DataFrame:
+        params = "" if reasons else ', "params": {"reasons": false}'
+        body = ('{"dataframe_split": ' + chunk.to_json(orient="split", index=False, date_format="iso")
+                + params + "}")
         response = self._post("/invocations", body)
         predictions = response.json()["predictions"]
         return pd.DataFrame(predictions).set_axis(chunk.index)

@@ -13,6 +13,11 @@ Output, same rows and order: ``customer_id``, ``churn_probability``, ``risk_band
 ``predicted_spend``, ``clv_tier``, ``segment_id``, ``segment_name`` and the component versions that
 produced them (``churn_version``, ``clv_version``, ``segments_version``). A component not packaged in
 this profile answers null in its columns (the same columns every time).
+
+Inference parameter ``reasons`` (default true) goes to churn: false leaves ``top_reasons`` null and
+skips the tree SHAP pass, the most expensive part of a profile (``crmlab score --reasons false``).
+Components are called directly (``direct_predictor``): each validates its own input, and MLflow's
+cell-by-cell check of their optional inputs would only repeat the work.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import logging
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import mlflow
 import numpy as np
@@ -31,7 +36,12 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
 from training.core.promotion import GATES, GateSpec
-from training.core.pyfunc_base import InputSpec, invalid_input, validate_frame
+from training.core.pyfunc_base import (
+    InputSpec,
+    direct_predictor,
+    invalid_input,
+    validate_frame,
+)
 from training.core.registry import CHAMPION
 from training.core.scoring_guard import install_scoring_guard, safe_message
 from training.settings import Settings
@@ -68,6 +78,9 @@ OUTPUT_DTYPES: dict[str, str] = {"churn_probability": "float64", "predicted_spen
 class CustomerProfileModel(mlflow.pyfunc.PythonModel):
     """Scores each packaged component on the same rows and joins their outputs per customer."""
 
+    PARAMS: ClassVar[dict[str, Any]] = {"reasons": True}
+    validates_inputs: ClassVar[bool] = True  # ids here, features in each component: see ``direct_predictor``
+
     def __init__(self, versions: dict[str, str], inputs: dict[str, list[str]],
                  models: dict[str, Any] | None = None) -> None:
         self.versions = dict(versions)          # family -> registered version it was built from
@@ -91,14 +104,14 @@ class CustomerProfileModel(mlflow.pyfunc.PythonModel):
         frame = _as_frame(model_input)
         out = pd.DataFrame({ID: _customer_ids(frame).to_numpy()}, index=frame.index)
         for component in COMPONENTS:
-            scored = self._score(component.family, frame)
+            scored = self._score(component.family, frame, params)
             for column in component.outputs:
                 out[column] = scored[column].to_numpy() if scored is not None else None
         for component in COMPONENTS:
             out[f"{component.family}_version"] = self.versions.get(component.family)
         return out[OUTPUT_COLUMNS]
 
-    def _score(self, family: str, frame: pd.DataFrame) -> pd.DataFrame | None:
+    def _score(self, family: str, frame: pd.DataFrame, params: dict | None) -> pd.DataFrame | None:
         model = self._models.get(family)
         if model is None:
             return None
@@ -107,7 +120,7 @@ class CustomerProfileModel(mlflow.pyfunc.PythonModel):
             raise invalid_input(f"{family} model: none of its input columns was sent; it reads "
                                    f"{', '.join(self.inputs[family])} (see the model card)")
         try:
-            scored = model.predict(frame[columns])
+            scored = direct_predictor(model)(frame[columns], params)
         except Exception as err:
             raise invalid_input(f"{family} model: {safe_message(err)}") from None
         return scored.set_axis(frame.index) if isinstance(scored, pd.DataFrame) else pd.DataFrame(scored)
@@ -116,6 +129,8 @@ class CustomerProfileModel(mlflow.pyfunc.PythonModel):
 def _customer_ids(frame: pd.DataFrame) -> pd.Series:
     """The validated ids: present, non-null, text or whole numbers (never a nested object)."""
     ids = validate_frame(frame, _ID_SPEC)[ID]
+    if pd.api.types.infer_dtype(frame[ID], skipna=False) in ("string", "integer"):
+        return ids  # the common case, checked without a Python call per row
     bad = ~frame[ID].map(lambda v: isinstance(v, str | int | np.integer) and not isinstance(v, bool))
     if bad.any():
         raise invalid_input(f"column {ID!r} must hold text (or integer) ids but {int(bad.sum())} row(s) "
@@ -234,14 +249,21 @@ def _built_from(version: ModelVersion) -> str | None:
 
 def _example(sample: pd.DataFrame | None, artifacts: dict[str, str], profile: CustomerProfileModel
              ) -> pd.DataFrame:
-    """Input example with ``customer_id``: the given sample, else the components' examples side by side."""
-    if sample is not None:
-        if ID not in sample.columns:
-            raise ValueError(f"the sample needs a {ID!r} column (one row per customer)")
-        keep = [c for c in profile.input_columns if c in sample.columns]
-        return sample[keep].head(EXAMPLE_ROWS).reset_index(drop=True)
+    """Input example with ``customer_id``: the given sample's rows, completed with the components' examples.
+
+    A component whose inputs the sample lacks altogether (a BG/NBD CLV reads ``btyd_*``, which crmlab
+    features do not carry) contributes its own example columns, so the example (and the gate's holdout)
+    covers every component.
+    """
+    if sample is not None and ID not in sample.columns:
+        raise ValueError(f"the sample needs a {ID!r} column (one row per customer)")
     parts = []
-    for path in artifacts.values():
+    if sample is not None:
+        keep = [c for c in profile.input_columns if c in sample.columns]
+        parts.append(sample[keep].head(EXAMPLE_ROWS).reset_index(drop=True))
+    for family, path in artifacts.items():
+        if sample is not None and any(c in sample.columns for c in profile.inputs.get(family, [])):
+            continue
         example = mlflow.models.Model.load(path).load_input_example(path)
         if isinstance(example, pd.DataFrame):
             parts.append(example.head(EXAMPLE_ROWS).reset_index(drop=True))

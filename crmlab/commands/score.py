@@ -27,10 +27,15 @@ from crmlab.commands.options import WholeNumber
               help="Consent list (customer_id, marketing_consent): only customers with consent are scored.")
 @click.option("--exclude", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Exclusion list (customer_id): customers never scored or exported.")
+@click.option("--reasons", type=click.BOOL, default=True, show_default=True, metavar="true|false",
+              help="Churn's top_reasons (tree SHAP, the costliest part of scoring); false leaves them null.")
+@click.option("--data", "clean_data", type=click.Path(exists=True, file_okay=False), default=None,
+              help="Clean data folder (crmlab ingest) for a BG/NBD CLV's inputs; default: the one the "
+                   "features were built from.")
 @click.option("--no-progress", is_flag=True, help="No progress bar (for logs).")
 def command(model: str, alias: str, features: str, out_path: Path | None, to: str | None, table: str,
-            schema: str | None, chunk_size: int, consent: str | None, exclude: str | None,
-            no_progress: bool) -> None:
+            schema: str | None, chunk_size: int, consent: str | None, exclude: str | None, reasons: bool,
+            clean_data: str | None, no_progress: bool) -> None:
     """Score every customer of FEATURES (latest cutoff) and write the scores with the model versions."""
     if out_path is None and to is None:
         raise click.UsageError("give --out PATH and/or --to POSTGRESQL_URL")
@@ -42,7 +47,8 @@ def command(model: str, alias: str, features: str, out_path: Path | None, to: st
     try:
         result = score_batch(model_uri(model, alias), features, out_path, chunk_size, get_settings(), to=to,
                              table=table, schema=schema, consent=consent, exclude=exclude,
-                             progress=not no_progress)
+                             progress=not no_progress, params={"reasons": reasons},
+                             clean_data=clean_data)
     except ValueError as err:
         raise click.ClickException(str(err)) from None
     click.echo(result.summary())

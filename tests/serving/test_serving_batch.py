@@ -36,6 +36,19 @@ def test_parquet_scores_every_customer_in_chunks_with_versions(registry, tmp_pat
     assert list(scores["clv_tier"].iloc[300:310]) == list(direct["clv_tier"])
 
 
+def test_reasons_false_skips_explanations_and_changes_no_score(registry, tmp_path):
+    full = score_batch(PROFILE, registry.features_dir, tmp_path / "full.parquet", settings=get_settings(),
+                       progress=False)
+    runner = CliRunner().invoke(score_command, ["--features", str(registry.features_dir), "--out",
+                                                str(tmp_path / "fast.csv"), "--reasons", "false", "--no-progress"])
+    assert runner.exit_code == 0, runner.output
+    with_reasons, fast = pd.read_parquet(full.out_path), pd.read_csv(tmp_path / "fast.csv")
+    assert with_reasons["top_reasons"].str.contains("risk").all() and fast["top_reasons"].isna().all()
+    np.testing.assert_allclose(fast["churn_probability"], with_reasons["churn_probability"])
+    np.testing.assert_allclose(fast["predicted_spend"], with_reasons["predicted_spend"])
+    assert list(fast["segment_id"]) == list(with_reasons["segment_id"])
+
+
 def test_latest_cutoff_consent_and_exclusions_are_enforced_and_counted(registry, tmp_path):
     frame = synthetic_features(400, seed=3, cutoffs=2).drop(columns=["churned", "future_spend"])
     latest = frame[frame["cutoff"] == frame["cutoff"].max()]

@@ -96,6 +96,19 @@ def test_profile_scores_over_http_ignoring_unknown_columns(server, rows):
     np.testing.assert_allclose(again["churn_probability"].iloc[3:], out["churn_probability"].iloc[3:])
 
 
+def test_reasons_parameter_skips_explanations_over_http(server, rows):
+    full = pd.DataFrame(_post(server, _records(rows)).json()["predictions"])
+    body = json.dumps({"dataframe_records": rows, "params": {"reasons": False}})
+    response = _post(server, body)
+    assert response.status_code == 200, response.text
+    fast = pd.DataFrame(response.json()["predictions"])
+    assert list(fast.columns) == OUTPUT_COLUMNS and fast["top_reasons"].isna().all()
+    via_client = CrmClient(server.url).score(pd.DataFrame(rows), reasons=False)
+    assert via_client["top_reasons"].isna().all()
+    assert full["top_reasons"].str.contains("risk").all()
+    np.testing.assert_allclose(fast["churn_probability"], full["churn_probability"])
+
+
 def _with(rows: list[dict], **changes) -> list[dict]:
     first = dict(rows[0]) | changes
     return [first, *rows[1:]]
@@ -121,6 +134,8 @@ MALFORMED = {
     "nested id": (lambda rows: _records(_with(rows, customer_id={"mail": SECRET_MAIL})), JSON, {400},
                   ["customer_id"]),
     "empty records": (lambda rows: _records([]), JSON, {400}, ["empty payload"]),
+    "bad parameter": (lambda rows: json.dumps({"dataframe_records": _with(rows, email=SECRET_MAIL),
+                                               "params": {"reasons": "maybe"}}), JSON, {400}, ["reasons"]),
     "empty body": (lambda rows: "", JSON, {400}, ["empty request body"]),
     "not JSON": (lambda rows: f"customer_id={SECRET_MAIL}&name={SECRET_NAME}", JSON, {400}, ["not valid JSON"]),
     "JSON list": (lambda rows: json.dumps([{"email": SECRET_MAIL}]), JSON, {400}, ["exactly one of the keys"]),

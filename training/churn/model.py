@@ -11,17 +11,21 @@ Output (same index and order as the input rows):
 - ``risk_band``: ``low`` (p < 0.2), ``medium`` (0.2 <= p < 0.5), ``high`` (p >= 0.5). The bands are
   fixed on calibrated probabilities so that they mean the same thing across retrained versions:
   "high" = more likely than not to churn; "low" = below about the base rate of a healthy base;
-- ``top_reasons``: the 3 strongest per-customer reasons as text (see ``training.churn.explain``).
+- ``top_reasons``: the 3 strongest per-customer reasons as text (see ``training.churn.explain``); null
+  when the inference parameter ``reasons`` is false. Reasons come from tree SHAP (``pred_contrib``), which
+  costs about 15x a plain prediction: batch jobs that do not need them pass ``reasons=false``.
 """
 
 from __future__ import annotations
+
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
 from training.churn.calibration import Calibrator
 from training.churn.explain import top_reasons
-from training.core.pyfunc_base import InputSpec, ValidatedPyfunc
+from training.core.pyfunc_base import InputSpec, ValidatedPyfunc, param_flag
 from training.core.tabular import TableSchema
 
 RISK_BANDS: tuple[tuple[str, float], ...] = (("low", 0.2), ("medium", 0.5))  # upper bounds; else "high"
@@ -37,6 +41,8 @@ def risk_band(p: np.ndarray) -> np.ndarray:
 
 class ChurnModel(ValidatedPyfunc):
     """Scorer (LightGBM or logistic) + calibrator + explanations behind crmlab's input validation."""
+
+    PARAMS: ClassVar[dict[str, Any]] = {"reasons": True}
 
     def __init__(self, spec: InputSpec, scorer, calibrator: Calibrator, *,
                  table_schema: TableSchema | None = None, labels: dict[str, str] | None = None) -> None:
@@ -57,8 +63,9 @@ class ChurnModel(ValidatedPyfunc):
         raw = self.scorer.raw_proba(features)
         return raw, self.calibrator.apply(raw)
 
-    def predict_frame(self, features: pd.DataFrame) -> pd.DataFrame:
+    def predict_frame(self, features: pd.DataFrame, params=None) -> pd.DataFrame:
         _, p = self.probabilities(features)
-        reasons = top_reasons(self.scorer.contributions(features), features, labels=self.labels)
+        reasons = (top_reasons(self.scorer.contributions(features), features, labels=self.labels)
+                   if param_flag(params, "reasons", True) else [None] * len(features))
         return pd.DataFrame({"churn_probability": p, "risk_band": risk_band(p), "top_reasons": reasons},
                             index=features.index)

@@ -102,9 +102,10 @@ def problem_from_features(features_dir: str | Path, *, data_dir: str | Path | No
     notes.append(splits.describe())
     tx = load_clean_transactions(clean_dir)
     cleaning = meta.get("cleaning")
-    holdout = add_btyd_inputs(splits.test, tx, cleaning)
+    btyd = BtydInputs(tx, cleaning)
+    holdout = btyd.add(splits.test)
     population = history_summary(tx, pd.Timestamp(holdout[CUTOFF].max()), cleaning)
-    tier_population = add_btyd_inputs(splits.train.drop(columns=[LABEL]), tx, cleaning)
+    tier_population = btyd.add(splits.train.drop(columns=[LABEL]))
     return ClvProblem("features", splits.train, splits.valid, holdout, population, tier_population, features,
                       categorical, horizon, 1.0, notes)
 
@@ -184,18 +185,40 @@ def add_btyd_inputs(frame: pd.DataFrame, tx: pd.DataFrame | str | Path,
                     cleaning: dict | None = None) -> pd.DataFrame:
     """``frame`` (with customer_id and cutoff) plus the ``btyd_*`` columns as of each row's cutoff.
 
-    Public for batch scoring: a CLV model whose winner is BG/NBD needs these next to the features.
     ``tx`` is a frame from ``load_clean_transactions`` or the clean data directory; ``cleaning`` is
     features_meta.json's ``cleaning`` (per-cutoff amount imputation and bounds). Customers without a
     purchase before their cutoff get nulls.
     """
-    if not isinstance(tx, pd.DataFrame):
-        tx = load_clean_transactions(tx)
-    out = frame.drop(columns=[c for c in BTYD_INPUTS.values() if c in frame.columns])
-    parts = []
-    for cutoff, rows in out.groupby(pd.to_datetime(out[CUTOFF]), sort=True):
-        summary = as_inputs(history_summary(tx, cutoff, cleaning))
-        parts.append(summary.reindex(rows[ID].astype(str).to_numpy()).set_axis(rows.index))
-    if not parts:
-        return out.assign(**dict.fromkeys(BTYD_INPUTS.values(), np.nan))
-    return out.join(pd.concat(parts).astype(float))
+    return BtydInputs(tx, cleaning).add(frame)
+
+
+class BtydInputs:
+    """The ``btyd_*`` columns for rows of (customer_id, cutoff); one summary per cutoff, kept for reuse.
+
+    Training and batch scoring both use it, so a BG/NBD model is scored on exactly the inputs it was
+    evaluated on (``serving.batch`` adds them chunk by chunk when the features lack them).
+    """
+
+    def __init__(self, tx: pd.DataFrame | str | Path, cleaning: dict | None = None) -> None:
+        self.tx = tx if isinstance(tx, pd.DataFrame) else load_clean_transactions(tx)
+        self.cleaning = cleaning
+        self._summaries: dict[pd.Timestamp, pd.DataFrame] = {}
+
+    def at(self, cutoff: pd.Timestamp) -> pd.DataFrame:
+        """``btyd_*`` per customer (index customer_id) from purchases strictly before ``cutoff``."""
+        cutoff = pd.Timestamp(cutoff)
+        if cutoff not in self._summaries:
+            self._summaries[cutoff] = as_inputs(history_summary(self.tx, cutoff, self.cleaning)).astype(float)
+        return self._summaries[cutoff]
+
+    def add(self, frame: pd.DataFrame) -> pd.DataFrame:
+        missing = [c for c in (ID, CUTOFF) if c not in frame.columns]
+        if missing:
+            raise ClvInputError(f"BG/NBD inputs are computed per customer and cutoff: the rows lack "
+                                f"{', '.join(missing)}")
+        out = frame.drop(columns=[c for c in BTYD_INPUTS.values() if c in frame.columns])
+        parts = [self.at(cutoff).reindex(rows[ID].astype(str).to_numpy()).set_axis(rows.index)
+                 for cutoff, rows in out.groupby(pd.to_datetime(out[CUTOFF]), sort=True)]
+        if not parts:
+            return out.assign(**dict.fromkeys(BTYD_INPUTS.values(), np.nan))
+        return out.join(pd.concat(parts).astype(float))

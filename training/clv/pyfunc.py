@@ -70,7 +70,7 @@ class ClvModel(ValidatedPyfunc):
         spend = self._lgbm().predict(as_lgbm_frame(features, self.categorical)) * self.scale
         return np.clip(spend, 0.0, None), np.full(len(features), np.nan)
 
-    def predict_frame(self, features: pd.DataFrame) -> pd.DataFrame:
+    def predict_frame(self, features: pd.DataFrame, params=None) -> pd.DataFrame:
         spend, p_alive = self.predict_spend(features)
         return pd.DataFrame({"predicted_spend": spend, "p_alive": p_alive,
                              "clv_tier": assign_tiers(spend, self.thresholds)}, index=features.index)

@@ -87,10 +87,10 @@ def _signature(python_model: mlflow.pyfunc.PythonModel, example: pd.DataFrame
                ) -> tuple[ModelSignature, dict[str, str]]:
     """Signature from the example and the model's own output, inputs loosened (see module docstring)."""
     output = python_model.predict(None, example)
-    inferred = infer_signature(example, output)
+    inferred = infer_signature(example, output, params=dict(getattr(python_model, "PARAMS", {})) or None)
     types = {spec.name: getattr(spec.type, "name", str(spec.type)) for spec in inferred.inputs.inputs}
     inputs = Schema([ColSpec(type=AnyType(), name=name, required=False) for name in types])
-    return ModelSignature(inputs=inputs, outputs=inferred.outputs), types
+    return ModelSignature(inputs=inputs, outputs=inferred.outputs, params=inferred.params), types
 
 
 def _pinned_requirements() -> list[str]:

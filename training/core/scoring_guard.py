@@ -99,6 +99,9 @@ class _GuardedModel:
         return getattr(self._model, name)
 
     def predict(self, data: Any, params: dict | None = None) -> Any:
+        problem = _params_problem(self._model, params)
+        if problem is not None:
+            raise invalid_input(problem)
         try:
             return self._model.predict(data, params=params)
         except InvalidModelInput:
@@ -108,6 +111,21 @@ class _GuardedModel:
             if not isinstance(err, MlflowException):
                 _logger.warning("model raised %s at %s", type(err).__name__, _where(err))
             raise invalid_input(message) from None
+
+
+def _params_problem(model: Any, params: dict | None) -> str | None:
+    """A message naming the model's parameters when ``params`` do not fit them (values never quoted)."""
+    schema = model.metadata.get_params_schema() if params else None
+    if schema is None:
+        return None
+    from mlflow.models.utils import _enforce_params_schema
+
+    try:
+        _enforce_params_schema(params, schema)
+    except Exception:
+        declared = ", ".join(f"{p.name} ({p.dtype.name}, default {json.dumps(p.default)})" for p in schema.params)
+        return f"the parameters do not fit the model's: it takes {declared}"
+    return None
 
 
 def _refuse_early(server: Any, data: bytes | None, content_type: str | None, limit: int):

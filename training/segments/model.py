@@ -29,7 +29,7 @@ class SegmentsModel(ValidatedPyfunc):
         self.names = dict(names)
         self.high_water = high_water
 
-    def predict_frame(self, features: pd.DataFrame) -> pd.DataFrame:
+    def predict_frame(self, features: pd.DataFrame, params=None) -> pd.DataFrame:
         labels, distance = self.segmenter.assign(features)
         ids = self.label_to_id[labels]
         return pd.DataFrame({

@@ -26,7 +26,7 @@ class ShiftModel(ValidatedPyfunc):
         super().__init__(InputSpec(("x", "z", "c"), categorical=frozenset({"c"}), required=frozenset({"x"})))
         self.shift = shift
 
-    def predict_frame(self, features: pd.DataFrame) -> pd.DataFrame:
+    def predict_frame(self, features: pd.DataFrame, params=None) -> pd.DataFrame:
         p = 1.0 / (1.0 + np.exp(-(features["x"].to_numpy() - self.shift)))
         return pd.DataFrame({"p": p}, index=features.index)
 
