@@ -178,6 +178,8 @@ def _consenting(chunk: pd.DataFrame, gate: ConsentFilter, result: ScoreResult) -
     keep, no_consent, excluded = gate.split(chunk[ID])
     result.rows_no_consent += no_consent
     result.rows_excluded += excluded
+    if keep.all():
+        return chunk, []  # the usual case: no copy of the chunk
     return chunk.loc[keep], chunk.loc[~keep, ID].astype(str).tolist()
 
 
@@ -247,7 +249,9 @@ class FeatureSource:
             latest = frame[CUTOFF].max()
             frame = frame.loc[frame[CUTOFF] == latest]
             cutoff = _cutoff_label(latest)
-        return cls(None, frame.reset_index(drop=True), rows_in, len(frame), cutoff)
+        if not frame.index.is_unique:  # rows are joined by index later (derived inputs)
+            frame = frame.reset_index(drop=True)
+        return cls(None, frame, rows_in, len(frame), cutoff)
 
     @classmethod
     def _from_path(cls, path: Path) -> FeatureSource:

@@ -178,18 +178,17 @@ def validate_frame(frame: pd.DataFrame, spec: InputSpec) -> pd.DataFrame:
             f"missing required column(s): {', '.join(missing)}. Required features: "
             f"{', '.join(sorted(spec.required))} (see the model card)"
         )
-    out = pd.DataFrame(index=frame.index)
+    columns: dict[str, pd.Series] = {}
     for col in spec.columns:
         if col not in frame.columns:
-            out[col] = np.nan if col not in spec.categorical else None
+            columns[col] = (pd.Series([None] * len(frame), index=frame.index, dtype=object)
+                            if col in spec.categorical else pd.Series(np.nan, index=frame.index))
             continue
         values = frame[col]
-        out[col] = _categorical(values) if col in spec.categorical else _numeric(col, values)
+        columns[col] = _categorical(values) if col in spec.categorical else _numeric(col, values)
         if col in spec.required:
-            _no_nulls(col, out[col])
-    for col in spec.categorical:
-        out[col] = out[col].astype(object)
-    return out
+            _no_nulls(col, columns[col])
+    return pd.DataFrame(columns, index=frame.index)  # one construction: no block merging per column
 
 
 def _as_frame(model_input: Any) -> pd.DataFrame:
