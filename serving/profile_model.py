@@ -36,12 +36,7 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
 from training.core.promotion import GATES, GateSpec
-from training.core.pyfunc_base import (
-    InputSpec,
-    direct_predictor,
-    invalid_input,
-    validate_frame,
-)
+from training.core.pyfunc_base import InputSpec, direct_predictor, invalid_input, validate_frame
 from training.core.registry import CHAMPION
 from training.core.scoring_guard import install_scoring_guard, safe_message
 from training.settings import Settings
