@@ -41,6 +41,7 @@ def tracked_run(settings: Settings, run_name: str, experiment: str | None = None
         nested = True
     if not nested and os.environ.get("MLFLOW_RUN_ID"):
         with mlflow.start_run(run_id=os.environ["MLFLOW_RUN_ID"]) as run:
+            mark_training_experiment(run.info.experiment_id)
             if tags:
                 mlflow.set_tags(tags)
             yield run
@@ -48,4 +49,21 @@ def tracked_run(settings: Settings, run_name: str, experiment: str | None = None
     if not nested:
         mlflow.set_experiment(experiment or settings.experiment)
     with mlflow.start_run(run_name=run_name, nested=nested, tags=tags) as run:
+        mark_training_experiment(run.info.experiment_id)
         yield run
+
+
+# The MLflow 3 UI opens an experiment on its GenAI overview unless this tag names another kind; the
+# UI sets it itself through setExperimentTag, so a tag is the public way to choose the runs view.
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+EXPERIMENT_KIND = "custom_model_development"
+
+
+def mark_training_experiment(experiment_id: str) -> None:
+    """Tag an experiment as model training (once), so the MLflow UI opens on its runs."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient()
+    experiment = client.get_experiment(experiment_id)
+    if experiment.tags.get(EXPERIMENT_KIND_TAG) != EXPERIMENT_KIND:
+        client.set_experiment_tag(experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND)

@@ -7,6 +7,7 @@ a family's objective can be tested without a tracking store and every family get
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable
 from typing import Literal
 
@@ -51,7 +52,7 @@ def run_study(
         n_trials=trials,
         timeout=timeout or None,
         callbacks=[_log_trial_run(study_name)],
-        show_progress_bar=True,
+        show_progress_bar=sys.stderr.isatty(),  # a bar on a terminal; in logs, one line per trial run
     )
     if not any(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials):
         raise RuntimeError(
