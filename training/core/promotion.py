@@ -16,8 +16,6 @@ too, so after a change to labelling give a trusted holdout explicitly.
 
 from __future__ import annotations
 
-import contextlib
-import importlib
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,13 +36,12 @@ RESAMPLES = 2000
 
 @dataclass
 class GateSpec:
-    per_row_loss: Callable[[pd.DataFrame, pd.DataFrame], np.ndarray]  # (output, holdout) -> loss per row
-    checks: Callable[[pd.DataFrame, pd.DataFrame], dict[str, bool]]   # extra bounds, e.g. calibration
-    tolerance: float                                                   # allowed mean-loss increase
+    """A family's gate. ``per_row_loss`` None: no comparison with the champion (a composite that learns
+    nothing itself is promoted on build when its ``checks`` pass); ``tolerance`` is then unused."""
 
-
-# family name -> gate; each family package registers its own entry when imported.
-GATES: dict[str, GateSpec] = {}
+    per_row_loss: Callable[[pd.DataFrame, pd.DataFrame], np.ndarray] | None  # (output, holdout) -> loss/row
+    checks: Callable[[pd.DataFrame, pd.DataFrame], dict[str, bool]]          # extra bounds, e.g. calibration
+    tolerance: float                                                          # allowed mean-loss increase
 
 
 @dataclass
@@ -91,8 +88,11 @@ def log_holdout(frame: pd.DataFrame) -> None:
 
 
 def promote(model_name: str, *, holdout: pd.DataFrame | None = None, force: bool = False,
-            settings: Settings) -> PromotionDecision:
-    """Run the family's gate on ``model_name@challenger`` vs ``@champion``; move ``champion`` if it passes."""
+            settings: Settings, gate: GateSpec | None = None) -> PromotionDecision:
+    """Run the gate on ``model_name@challenger`` vs ``@champion``; move ``champion`` if it passes.
+
+    ``gate``: given explicitly (composites), else the challenger's family gate from ``FAMILIES``.
+    """
     import mlflow
 
     configure_mlflow(settings)
@@ -110,7 +110,7 @@ def promote(model_name: str, *, holdout: pd.DataFrame | None = None, force: bool
     if champion is None:
         decision.promoted, decision.reason = True, "first version: no champion to compare against"
     else:
-        gate = gate_for(challenger.tags.get("crmlab.family", ""))
+        gate = gate or gate_for(challenger.tags.get("crmlab.family", ""))
         _compare(decision, gate, model_name, challenger, champion, holdout)
         if force and not decision.promoted:
             decision.promoted, decision.reason = True, f"forced despite the gate: {decision.reason}"
@@ -124,14 +124,10 @@ def promote(model_name: str, *, holdout: pd.DataFrame | None = None, force: bool
 
 
 def gate_for(family: str) -> GateSpec:
-    """The family's gate, importing ``training.<family>`` (which registers it) when needed."""
-    if family not in GATES:
-        with contextlib.suppress(ImportError):
-            importlib.import_module(f"training.{family}")
-    if family not in GATES:
-        raise ValueError(f"no promotion gate registered for family {family!r}: the family package "
-                         f"must add training.core.promotion.GATES[{family!r}]")
-    return GATES[family]
+    """The gate of a family in ``training.core.families.FAMILIES`` (ValueError naming the known ones)."""
+    from training.core.families import gate_for as table_gate
+
+    return table_gate(family)
 
 
 def paired_bootstrap(diff: np.ndarray, *, resamples: int = RESAMPLES, seed: int = 0,
@@ -164,6 +160,9 @@ def _compare(decision: PromotionDecision, gate: GateSpec, model_name: str, chall
     decision.rows = len(holdout)
     decision.tolerance = gate.tolerance
     challenger_out = mlflow.pyfunc.load_model(f"models:/{model_name}/{challenger.version}").predict(holdout)
+    if gate.per_row_loss is None:
+        _decide_on_checks(decision, gate, challenger_out, holdout)
+        return
     try:
         champion_out = mlflow.pyfunc.load_model(f"models:/{model_name}/{champion.version}").predict(holdout)
     except MlflowException as err:
@@ -182,6 +181,16 @@ def _compare(decision: PromotionDecision, gate: GateSpec, model_name: str, chall
     else:
         decision.promoted = True
         decision.reason = "not worse than the champion within tolerance, all checks pass"
+
+
+def _decide_on_checks(decision: PromotionDecision, gate: GateSpec, output: pd.DataFrame,
+                      holdout: pd.DataFrame) -> None:
+    """Gates without a loss (composites): promote on build when every check passes."""
+    decision.checks = {k: bool(v) for k, v in gate.checks(output, holdout).items()}
+    failed = [k for k, ok in decision.checks.items() if not ok]
+    decision.promoted = not failed
+    decision.reason = (f"check(s) failed: {', '.join(failed)}" if failed
+                       else "promoted on build: nothing learned to compare, all checks pass")
 
 
 def _challenger_holdout(run_id: str) -> pd.DataFrame:

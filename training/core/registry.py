@@ -40,12 +40,15 @@ def log_and_register(
     python_model: mlflow.pyfunc.PythonModel, *, model_name: str, family: str,
     artifacts: dict[str, str], input_example: pd.DataFrame, tags: dict[str, str],
     metrics: dict[str, float], settings: Settings, code_paths: tuple[str, ...] = (),
+    description: str = "",
 ) -> ModelVersion:
     """Log, register under ``model_name``, set alias ``challenger`` and the version tags.
 
     Version tags: ``crmlab.family``, ``git_commit``, ``data_hash`` (from ``tags`` when given, else of the
     input example), ``metric.<k>`` for each metric, plus ``tags``. Requires an active MLflow run.
     ``code_paths`` adds packages beyond ``training/`` to the model (e.g. ``serving/`` for composites).
+    ``description`` (the model card summary) becomes the version's and the registered model's
+    description, so the registry UI says what each version predicts, on what data, how well.
     """
     run = mlflow.active_run()
     if run is None:
@@ -78,6 +81,10 @@ def log_and_register(
     }
     for key, value in all_tags.items():
         client.set_model_version_tag(model_name, version.version, key, str(value)[:_TAG_LIMIT])
+    if description:
+        client.update_model_version(model_name, version.version, description=description)
+        client.update_registered_model(model_name, description=f"Latest challenger v{version.version}:\n"
+                                                               f"{description}")
     client.set_registered_model_alias(model_name, CHALLENGER, version.version)
     mlflow.set_tags({"crmlab.registered_model": model_name, "crmlab.model_version": str(version.version)})
     return client.get_model_version(model_name, version.version)
