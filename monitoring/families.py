@@ -1,51 +1,33 @@
 """What monitoring needs to know about each model family: its outputs, its label and its task.
 
-The families' pyfuncs define these columns (docs/DATA_MODEL.md, each family's model card); this table
-is the one place monitoring names them, so a renamed output breaks here loudly, not in a report.
+Read from the families' own ``monitoring`` specs (``training.core.families.FAMILIES``, one row per
+family), so a family added there is monitored without an edit here and a renamed output breaks loudly.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import dataclass, fields
 
 import pandas as pd
 
-Task = Literal["binary", "regression", "segments"]
+from training.core.families import all_families
+from training.core.family import MonitoringSpec, MonitoringTask
+
+Task = MonitoringTask
 
 
 @dataclass(frozen=True)
-class FamilySpec:
-    family: str
-    task: Task
-    numeric_outputs: tuple[str, ...]            # prediction-drift columns (numeric outputs)
-    categorical_outputs: tuple[str, ...] = ()   # share-shift columns (bands, tiers, segments)
-    label: str | None = None                    # ground truth, once the window has elapsed
-    score: str | None = None                    # the output compared with the label
-    group: str | None = None                    # output to break calibration down by
-    ignored_outputs: tuple[str, ...] = field(default=())  # outputs not monitored (free text)
-    active_population: bool = False             # only customers with an order in the active window
+class FamilySpec(MonitoringSpec):
+    """A family's ``MonitoringSpec`` with its name."""
 
-    @property
-    def outputs(self) -> tuple[str, ...]:
-        return self.numeric_outputs + self.categorical_outputs + self.ignored_outputs
+    family: str = ""
 
 
-FAMILIES: dict[str, FamilySpec] = {
-    "churn": FamilySpec(
-        family="churn", task="binary", numeric_outputs=("churn_probability",),
-        categorical_outputs=("risk_band",), label="churned", score="churn_probability", group="risk_band",
-        ignored_outputs=("top_reasons",), active_population=True,
-    ),
-    "clv": FamilySpec(
-        family="clv", task="regression", numeric_outputs=("predicted_spend", "p_alive"),
-        categorical_outputs=("clv_tier",), label="future_spend", score="predicted_spend", group="clv_tier",
-    ),
-    "segments": FamilySpec(
-        family="segments", task="segments", numeric_outputs=("distance",),
-        categorical_outputs=("segment_name",), ignored_outputs=("segment_id",),
-    ),
-}
+def _spec(name: str, spec: MonitoringSpec) -> FamilySpec:
+    return FamilySpec(family=name, **{f.name: getattr(spec, f.name) for f in fields(MonitoringSpec)})
+
+
+FAMILIES: dict[str, FamilySpec] = {f.name: _spec(f.name, f.monitoring) for f in all_families() if f.monitoring}
 
 # Columns of a feature frame that are never model inputs (keys and labels of every family).
 NON_FEATURES = frozenset({"customer_id", "cutoff", *(s.label for s in FAMILIES.values() if s.label)})

@@ -35,7 +35,8 @@ import pandas as pd
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
-from training.core.promotion import GATES, GateSpec
+from training.core.families import all_families
+from training.core.promotion import GateSpec
 from training.core.pyfunc_base import InputSpec, direct_predictor, invalid_input, validate_frame
 from training.core.registry import CHAMPION
 from training.core.scoring_guard import install_scoring_guard, safe_message
@@ -56,15 +57,11 @@ class Component:
     required: bool
 
 
-COMPONENTS: tuple[Component, ...] = (
-    Component("churn", ("churn_probability", "risk_band", "top_reasons"), required=True),
-    Component("clv", ("predicted_spend", "clv_tier"), required=False),
-    Component("segments", ("segment_id", "segment_name"), required=False),
-)
-OUTPUT_COLUMNS: list[str] = [
-    ID, "churn_probability", "risk_band", "top_reasons", "predicted_spend", "clv_tier", "segment_id",
-    "segment_name", *(f"{c.family}_version" for c in COMPONENTS),
-]
+# From the families table: every family with a ``profile`` spec, in table order.
+COMPONENTS: tuple[Component, ...] = tuple(
+    Component(f.name, f.profile.outputs, f.profile.required) for f in all_families() if f.profile)
+OUTPUT_COLUMNS: list[str] = [ID, *(o for c in COMPONENTS for o in c.outputs),
+                              *(f"{c.family}_version" for c in COMPONENTS)]
 # Column types for stored scores (a component absent from a profile answers None, typed here).
 OUTPUT_DTYPES: dict[str, str] = {"churn_probability": "float64", "predicted_spend": "float64",
                                  "segment_id": "Int64"}
@@ -142,12 +139,10 @@ def _as_frame(model_input: Any) -> pd.DataFrame:
         raise invalid_input("payload is not a table: send one record per customer") from None
 
 
-# --- promotion gate -----------------------------------------------------------------------------------
-
-def _no_loss(output: pd.DataFrame, holdout: pd.DataFrame) -> np.ndarray:
-    """A composite learns nothing itself (each component passed its own gate): its loss is zero."""
-    return np.zeros(len(holdout))
-
+# --- promotion gate: promote on build ------------------------------------------------------------------
+# A composite learns nothing itself: each component passed its own gate. So there is no loss to compare
+# with the previous profile (``per_row_loss=None``); a new build becomes champion when these checks pass
+# on the example rows it was built with. ``crmlab promote customer_profile`` runs the same checks.
 
 def _checks(output: pd.DataFrame, holdout: pd.DataFrame) -> dict[str, bool]:
     p = pd.to_numeric(output["churn_probability"], errors="coerce").to_numpy(dtype=float)
@@ -160,7 +155,9 @@ def _checks(output: pd.DataFrame, holdout: pd.DataFrame) -> dict[str, bool]:
     }
 
 
-GATES[FAMILY] = GateSpec(per_row_loss=_no_loss, checks=_checks, tolerance=1e-12)
+GATE = GateSpec(per_row_loss=None, checks=_checks, tolerance=0.0)
+# Composite family -> gate, handed to ``training.core.promotion.promote`` explicitly (no registration).
+COMPOSITE_GATES: dict[str, GateSpec] = {FAMILY: GATE}
 
 
 # --- build ------------------------------------------------------------------------------------------
@@ -206,7 +203,7 @@ def build_customer_profile(settings: Settings, *, model_name: str = MODEL_NAME, 
                                        input_example=example, tags=tags, metrics={}, settings=settings,
                                        code_paths=(str(Path(__file__).resolve().parent),))
     if promote:
-        decision = run_gate(model_name, holdout=example, settings=settings)
+        decision = run_gate(model_name, holdout=example, settings=settings, extra_gates=COMPOSITE_GATES)
         _logger.info(decision.summary())
     return client.get_model_version(model_name, version.version)
 

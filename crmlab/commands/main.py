@@ -91,7 +91,7 @@ class _Steps:
         self.ctx.invoke(_command(name), **params)
 
     def train(self, family: str, **params: object) -> None:
-        from crmlab.commands.train import FAMILIES
+        from crmlab.commands.train import family_command
 
         click.secho(f"\n== crmlab train {family}", bold=True)
-        self.ctx.invoke(_command(FAMILIES[family]), **params)
+        self.ctx.invoke(family_command(family), **params)

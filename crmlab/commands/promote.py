@@ -17,13 +17,14 @@ def command(model_name, force, holdout) -> None:
 
     Exit status 1 when the gate refuses, so scripts can stop there.
     """
-    import serving.profile_model  # noqa: F401  (registers the customer_profile gate)
+    from serving.profile_model import COMPOSITE_GATES
     from training.core.promotion import promote
     from training.settings import get_settings
 
     frame = _read_holdout(holdout) if holdout else None
     try:
-        decision = promote(model_name, holdout=frame, force=force, settings=get_settings())
+        decision = promote(model_name, holdout=frame, force=force, settings=get_settings(),
+                           extra_gates=COMPOSITE_GATES)
     except ValueError as err:
         raise click.ClickException(str(err)) from None
     click.echo(decision.summary())

@@ -24,14 +24,14 @@ def _clv_champion_and_batch(settings) -> pd.DataFrame:
                                         calibration_end="2020-12-30", horizon_days=90, seed=0)
     result = train_clv(problem, trials=1, timeout=None, model_name="clv", seed=0, storage=None, promote=True,
                        settings=settings)
-    assert "PROMOTED" in result.promotion
+    assert result.promotion.promoted
     return problem.holdout.reset_index(drop=True)
 
 
 def _segments_champion_and_batch(settings, rows: int) -> pd.DataFrame:
     frame, _ = synthetic_features(900, seed=4)
     space = SearchSpace(k_min=2, k_max=6, fit_rows=800, eval_rows=400, resamples=2)
-    assert train_segments(frame, settings=settings, trials=2, seed=4, space=space, promote=True).decision.promoted
+    assert train_segments(frame, settings=settings, trials=2, seed=4, space=space, promote=True).promotion.promoted
     batch, _ = synthetic_features(rows, seed=5)  # new customers from the same archetypes
     return batch.drop(columns=["customer_id", "cutoff", "future_spend"])
 

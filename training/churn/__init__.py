@@ -1,7 +1,4 @@
 """The churn model family: tuned LightGBM vs a logistic baseline, calibrated, explained, registered.
 
-Entry point: ``training.churn.train.train_churn``. Importing this package registers the churn gate
-(``GATES["churn"]``, see :mod:`training.churn.gate`), which ``training.core.promotion.gate_for`` uses.
+The family object is ``training.churn.family.FAMILY`` (row ``churn`` of ``training.core.families``).
 """
-
-from training.churn import gate as _gate  # noqa: F401  (registers GATES["churn"])

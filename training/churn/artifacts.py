@@ -1,10 +1,11 @@
-"""Files a churn training run leaves behind: plots, model card, monitoring reference sample.
+"""What a churn training run leaves behind (the lifecycle writes them at its fixed paths).
 
-- ``plots/``: reliability (raw vs calibrated, test), ROC/PR, lift/gain, global importance, contribution
-  summary (SHAP-style) PNGs;
-- ``model_card.md``: data window, features and the input contract, selection, metrics, limits;
-- ``reference.parquet``: up to 5,000 training rows (model inputs, ``churned``, ``churn_probability``,
-  ``risk_band``; no customer ids) for drift and calibration monitoring.
+- plots: reliability (raw vs calibrated, test), ROC/PR, lift/gain, global importance, contribution
+  summary (SHAP-style) PNGs, written into the run's plots folder;
+- model card: data window, features and the input contract, selection, metrics, limits;
+- reference sample: up to ``REFERENCE_ROWS`` training rows (model inputs, ``churned``,
+  ``churn_probability``, ``risk_band``; no customer ids) for drift and calibration monitoring;
+- global importance (mean |contribution|), which monitoring uses to weigh drifted features.
 """
 
 from __future__ import annotations
@@ -19,24 +20,22 @@ from training.churn.inputs import LABEL, ChurnData
 from training.churn.model import RISK_BANDS, ChurnModel, risk_band
 from training.core import plots
 from training.core.evaluation import lift_table
+from training.core.family import REFERENCE_ROWS
 from training.core.markdown import markdown_table
 
 IMPORTANCE_ROWS = 2000
-REFERENCE_ROWS = 5000
 
 
 @dataclass
 class ChurnFiles:
-    plots: Path
-    model_card: Path
-    reference: Path
-    importance: Path
+    model_card: str
+    reference: pd.DataFrame
+    importance: pd.Series
 
 
-def write_artifacts(out: Path, *, model: ChurnModel, data: ChurnData, parts, chosen, candidates,
+def write_artifacts(plot_dir: Path, *, model: ChurnModel, data: ChurnData, parts, chosen, candidates,
                     table: pd.DataFrame, notes: list[str], study_name: str, trials: int,
                     seed: int) -> ChurnFiles:
-    plot_dir = out / "plots"
     test_x, test_y = parts.test[data.features], parts.test[LABEL].to_numpy()
     raw, calibrated = model.probabilities(test_x)
     plots.reliability_plot(test_y, {"raw": raw, f"calibrated ({chosen.calibrator.method})": calibrated},
@@ -50,18 +49,9 @@ def write_artifacts(out: Path, *, model: ChurnModel, data: ChurnData, parts, cho
     plots.importance_plot(importance.rename(index=lambda f: feature_label(f, data.labels)),
                           plot_dir / "importance.png")
     plots.contribution_summary_plot(contributions, sample, plot_dir / "contributions_summary.png", seed=seed)
-
-    importance_path = out / "feature_importance.csv"  # read by monitoring to weigh drifted features
-    importance.rename_axis("feature").reset_index(name="importance").to_csv(importance_path, index=False)
-
-    reference = _reference(model, data, parts, seed)
-    reference_path = out / "reference.parquet"
-    reference.to_parquet(reference_path, index=False)
-    card = out / "model_card.md"
-    card.write_text(model_card(model=model, data=data, parts=parts, chosen=chosen, candidates=candidates,
-                               table=table, lift=lift, importance=importance, notes=notes,
-                               study_name=study_name, trials=trials))
-    return ChurnFiles(plot_dir, card, reference_path, importance_path)
+    card = model_card(model=model, data=data, parts=parts, chosen=chosen, candidates=candidates, table=table,
+                      lift=lift, importance=importance, notes=notes, study_name=study_name, trials=trials)
+    return ChurnFiles(card, _reference(model, data, parts, seed), importance)
 
 
 def _reference(model: ChurnModel, data: ChurnData, parts, seed: int) -> pd.DataFrame:

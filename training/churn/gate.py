@@ -1,4 +1,4 @@
-"""The churn promotion gate (``training.core.promotion.GATES["churn"]``, registered on import).
+"""The churn promotion gate (``GATE``; ``training.churn.family`` hands it to the lifecycle).
 
 - Per-row loss: log loss of ``churn_probability`` against the holdout's ``churned`` (0/1 or bool).
 - Tolerance (non-inferiority margin): 0.01 nats of mean log loss, about 2-3% of a typical churn log
@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from training.core.evaluation import expected_calibration_error, per_row_log_loss
-from training.core.promotion import GATES, GateSpec
+from training.core.promotion import GateSpec
 
 LABEL = "churned"
 SCORE = "churn_probability"
@@ -45,5 +45,4 @@ def checks(output: pd.DataFrame, holdout: pd.DataFrame) -> dict[str, bool]:
     return {"probabilities_valid": valid, f"ece_at_most_{MAX_ECE:g}": bool(ece <= MAX_ECE)}
 
 
-CHURN_GATE = GateSpec(per_row_loss=per_row_loss, checks=checks, tolerance=TOLERANCE)
-GATES["churn"] = CHURN_GATE
+GATE = GateSpec(per_row_loss=per_row_loss, checks=checks, tolerance=TOLERANCE)

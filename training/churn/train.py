@@ -1,4 +1,4 @@
-"""Train, select, calibrate, explain and register the churn model.
+"""Select, calibrate and explain the churn model (``fit``); the core lifecycle runs and registers it.
 
 Data use (each row has one job; the test split is scored once, after every choice is made):
 
@@ -19,8 +19,7 @@ validation log loss; the baseline wins unless LightGBM is at least as good.
 
 from __future__ import annotations
 
-import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -31,8 +30,9 @@ from training.churn.inputs import ID, LABEL, ChurnData, ChurnInputError, from_fe
 from training.churn.model import OUTPUT_COLUMNS, ChurnModel
 from training.churn.scorers import LgbmScorer, LinearScorer, fit_baseline
 from training.core.evaluation import binary_metrics
+from training.core.family import Fitted, ModelCard, RunContext, TrainResult
 from training.core.pyfunc_base import InputSpec
-from training.settings import Settings, get_settings
+from training.settings import Settings
 
 FAMILY = "churn"
 TASK = "binary"
@@ -69,23 +69,12 @@ class Candidate:
 
 
 @dataclass
-class ChurnResult:
-    model_name: str
-    version: str
-    run_id: str
+class ChurnDetails:
+    """Churn's own part of ``TrainResult`` (``result.chosen``, ``result.calibration``, ``result.split``)."""
+
     chosen: str                       # "lightgbm" or "logistic"
     calibration: str                  # "none", "isotonic" or "sigmoid"
-    study_name: str
-    trials: int                       # trials in the study (cumulative when a study is resumed)
     split: str
-    metrics: dict[str, float]         # flat metrics as logged on the run
-    table: pd.DataFrame               # test metrics: rows = metrics, columns = model variants
-    notes: list[str] = field(default_factory=list)
-    promotion: object | None = None   # training.core.promotion.PromotionDecision with promote=True
-
-    @property
-    def model_uri(self) -> str:
-        return f"models:/{self.model_name}/{self.version}"
 
 
 def load_churn_data(features_dir: str | Path | None = None, *, table: str | Path | None = None,
@@ -119,38 +108,15 @@ def prepare(data: ChurnData, seed: int) -> ChurnParts:
     return parts
 
 
-def tune_lightgbm(data: ChurnData, parts: ChurnParts, *, trials: int, timeout: float | None, seed: int,
-                  storage: str | None, study_name: str, settings: Settings):
-    """Core ``run_study`` over the core LightGBM space; returns (LgbmScorer, study)."""
-    import optuna
+def tune_lightgbm(data: ChurnData, parts: ChurnParts, run: RunContext):
+    """The shared LightGBM search (``core.lgbm_search``) on train/selection; returns (LgbmScorer, study)."""
+    from training.core.lgbm import default_trial_params
+    from training.core.lgbm_search import tune_lightgbm as tune
 
-    from training.core.lgbm import default_trial_params, fit_lgbm, suggest_lgbm_params
-    from training.core.tuning import run_study
-
-    train = (parts.train[data.features], parts.train[LABEL])
-    select = (parts.select[data.features], parts.select[LABEL])
-    best: dict = {}
-
-    def fit(trial) -> object:
-        params = {**suggest_lgbm_params(trial, TASK), "seed": seed}
-        pruning = trial if isinstance(trial, optuna.Trial) else None
-        return fit_lgbm(params, train, select, task=TASK, trial=pruning, categorical=data.categorical,
-                        max_rounds=MAX_ROUNDS)
-
-    def objective(trial: optuna.Trial) -> float:
-        booster = fit(trial)
-        value = float(booster.best_score["valid"]["binary_logloss"])
-        trial.set_user_attr("best_iteration", int(booster.best_iteration))
-        if not best or value < best["value"]:
-            best.update(value=value, number=trial.number, booster=booster)
-        return value
-
-    study = run_study(objective, study_name=study_name, direction="minimize", trials=trials, timeout=timeout,
-                      seed=seed, storage=storage, settings=settings, warm_start=default_trial_params(TASK))
-    booster = best.get("booster")
-    if best.get("number") != study.best_trial.number:  # the best trial came from an earlier, resumed run
-        booster = fit(optuna.trial.FixedTrial(study.best_trial.params))
-    return LgbmScorer(booster, data.features, data.categorical), study
+    tuned = tune((parts.train[data.features], parts.train[LABEL]),
+                 (parts.select[data.features], parts.select[LABEL]), task=TASK, run=run,
+                 categorical=data.categorical, max_rounds=MAX_ROUNDS, warm_start=default_trial_params(TASK))
+    return LgbmScorer(tuned.booster, data.features, data.categorical), tuned.study
 
 
 def calibrate(name: str, scorer, data: ChurnData, parts: ChurnParts, seed: int) -> Candidate:
@@ -178,90 +144,64 @@ def train_churn(features_dir: str | Path | None = None, *, table: str | Path | N
                 target: str | None = None, id_col: str | None = None, positive: str | None = None,
                 data: ChurnData | None = None, trials: int | None = None, timeout: float | None = None,
                 model_name: str = "churn", seed: int | None = None, storage: str | None = None,
-                promote: bool = False, settings: Settings | None = None) -> ChurnResult:
-    """Train the churn family end to end and register the winner as ``model_name@challenger``.
+                promote: bool = False, settings: Settings | None = None) -> TrainResult:
+    """``train_family`` for churn from a features directory, a table (+ target, id) or ready ``data``."""
+    from training.core.lifecycle import train_family
 
-    Input: ``features_dir``, or ``table`` + ``target`` + ``id_col`` (+ ``positive``), or a ready
-    ``data``. ``trials``/``timeout``/``seed`` default to the settings; ``timeout`` 0 or None = no limit.
-    With ``promote``, the churn gate runs afterwards (``ChurnResult.promotion``).
-    """
-    from training.churn.artifacts import write_artifacts
-    from training.core.promotion import log_holdout
-    from training.core.registry import data_hash, log_and_register
-    from training.tracking import tracked_run
+    source = {"features_dir": features_dir, "table": table, "target": target, "id_col": id_col,
+              "positive": positive}
+    return train_family(FAMILY, source, data=data, model_name=model_name, trials=trials, timeout=timeout,
+                        seed=seed, storage=storage, promote=promote, settings=settings)
 
-    settings = settings or get_settings()
-    seed = settings.seed if seed is None else seed
-    trials = trials or settings.trials
-    timeout = settings.timeout_s if timeout is None else timeout
-    if data is None:
-        data = load_churn_data(features_dir, table=table, target=target, id_col=id_col, positive=positive)
-    parts = prepare(data, seed)
-    fingerprint = data_hash(data.frame)
-    study_name = f"{FAMILY}-{model_name}-{fingerprint[:10]}-s{seed}"
-    notes = [*data.notes, parts.description]
 
+def fit(data: ChurnData, run: RunContext) -> Fitted:
+    """Split, tune, fit the baseline, calibrate both, choose, score the test split once, explain."""
     import mlflow
 
-    with tracked_run(settings, f"train-{model_name}", tags={"crmlab.family": FAMILY}) as run:
-        mlflow.log_params({"source": data.source[:500], "split": parts.description[:500], "seed": seed,
-                           "trials": trials, "timeout_s": timeout or 0, "objective": OBJECTIVE,
-                           "n_features": len(data.features), "rows": len(data.frame)})
-        lgbm, study = tune_lightgbm(data, parts, trials=trials, timeout=timeout, seed=seed, storage=storage,
-                                    study_name=study_name, settings=settings)
-        baseline, c_losses = fit_baseline((parts.train[data.features], parts.train[LABEL]),
-                                          (parts.select[data.features], parts.select[LABEL]),
-                                          features=data.features, categorical=data.categorical, seed=seed)
-        candidates = {c.name: c for c in (calibrate("lightgbm", lgbm, data, parts, seed),
-                                          calibrate("logistic", baseline, data, parts, seed))}
-        chosen = _choose(candidates)
-        notes.append(f"registered {chosen.name}: calibrated validation log loss "
-                     + ", ".join(f"{c.name} {c.valid_log_loss:.4f}" for c in candidates.values()))
-        _log_baseline_run(baseline, candidates["logistic"], c_losses)
+    from training.churn.artifacts import write_artifacts
 
-        test_x, test_y = parts.test[data.features], parts.test[LABEL].to_numpy()
-        table_, metrics = _test_metrics(candidates, chosen, test_x, test_y)
-        metrics |= {f"valid_log_loss_{c.name}": c.valid_log_loss for c in candidates.values()}
-        metrics |= {f"valid_roc_auc_{c.name}": c.valid_auc for c in candidates.values()}
-        metrics |= {"valid_log_loss": chosen.valid_log_loss, "lgbm_best_select_log_loss": study.best_value}
-        mlflow.log_metrics(metrics)
+    parts = prepare(data, run.seed)
+    notes = [*data.notes, parts.description]
+    mlflow.log_params({"source": data.source[:500], "split": parts.description[:500], "objective": OBJECTIVE,
+                       "n_features": len(data.features), "rows": len(data.frame)})
+    lgbm, study = tune_lightgbm(data, parts, run)
+    baseline, c_losses = fit_baseline((parts.train[data.features], parts.train[LABEL]),
+                                      (parts.select[data.features], parts.select[LABEL]),
+                                      features=data.features, categorical=data.categorical, seed=run.seed)
+    candidates = {c.name: c for c in (calibrate("lightgbm", lgbm, data, parts, run.seed),
+                                      calibrate("logistic", baseline, data, parts, run.seed))}
+    chosen = _choose(candidates)
+    notes.append(f"registered {chosen.name}: calibrated validation log loss "
+                 + ", ".join(f"{c.name} {c.valid_log_loss:.4f}" for c in candidates.values()))
+    _log_baseline_run(baseline, candidates["logistic"], c_losses)
 
-        spec = InputSpec(tuple(data.features), frozenset(data.categorical), required_features(data))
-        model = ChurnModel(spec, chosen.scorer, chosen.calibrator, table_schema=data.schema,
-                           labels=data.labels)
-        holdout = data.raw.loc[parts.test.index].assign(**{LABEL: test_y})
-        log_holdout(holdout.reset_index(drop=True))
-        done_trials = len(study.trials)
-        with tempfile.TemporaryDirectory() as tmp:
-            files = write_artifacts(Path(tmp), model=model, data=data, parts=parts, chosen=chosen,
-                                    candidates=candidates, table=table_, notes=notes, study_name=study_name,
-                                    trials=done_trials, seed=seed)
-            mlflow.log_artifacts(str(files.plots), "plots")
-            mlflow.log_artifact(str(files.model_card))
-            mlflow.log_artifact(str(files.reference))
-            mlflow.log_artifact(str(files.importance))
-            example = data.raw.loc[parts.train.index[:INPUT_EXAMPLE_ROWS]].reset_index(drop=True)
-            version = log_and_register(
-                model, model_name=model_name, family=FAMILY,
-                artifacts={"model_card": str(files.model_card), "reference": str(files.reference)},
-                input_example=example,
-                tags={"data_hash": fingerprint, "features": ",".join(data.features),
-                      "required_features": ",".join(sorted(spec.required)), "optuna.study": study_name,
-                      "model_kind": chosen.name, "calibration": chosen.calibrator.method,
-                      "split": parts.description, "data_window": data.window,
-                      "outputs": ",".join(OUTPUT_COLUMNS)},
-                metrics={k: metrics[f"test_{k}"] for k in METRIC_NAMES}
-                | {"valid_log_loss": chosen.valid_log_loss},
-                settings=settings,
-            )
-        result = ChurnResult(model_name, str(version.version), run.info.run_id, chosen.name,
-                             chosen.calibrator.method, study_name, done_trials, parts.description, metrics,
-                             table_, notes)
-    if promote:
-        from training.core.promotion import promote as run_gate
+    test_x, test_y = parts.test[data.features], parts.test[LABEL].to_numpy()
+    table, metrics = _test_metrics(candidates, chosen, test_x, test_y)
+    metrics |= {f"valid_log_loss_{c.name}": c.valid_log_loss for c in candidates.values()}
+    metrics |= {f"valid_roc_auc_{c.name}": c.valid_auc for c in candidates.values()}
+    metrics |= {"valid_log_loss": chosen.valid_log_loss, "lgbm_best_select_log_loss": study.best_value}
 
-        result.promotion = run_gate(model_name, settings=settings)
-    return result
+    spec = InputSpec(tuple(data.features), frozenset(data.categorical), required_features(data))
+    model = ChurnModel(spec, chosen.scorer, chosen.calibrator, table_schema=data.schema, labels=data.labels)
+    trials = len(study.trials)
+    files = write_artifacts(run.plots_dir, model=model, data=data, parts=parts, chosen=chosen,
+                            candidates=candidates, table=table, notes=notes, study_name=run.study_name,
+                            trials=trials, seed=run.seed)
+    test_metrics = {k: metrics[f"test_{k}"] for k in METRIC_NAMES}
+    card = ModelCard(predicts=f"Probability that a customer churns ({chosen.name}, {chosen.calibrator.method} "
+                              "calibration), a risk band and the top 3 reasons.",
+                     data_window=f"{data.window}; {len(data.frame)} labelled rows; {parts.description}",
+                     test_metrics=test_metrics, body=files.model_card)
+    return Fitted(
+        model=model, input_spec=spec,
+        input_example=data.raw.loc[parts.train.index[:INPUT_EXAMPLE_ROWS]].reset_index(drop=True),
+        holdout=data.raw.loc[parts.test.index].assign(**{LABEL: test_y}), reference=files.reference,
+        card=card, metrics=metrics, version_metrics=test_metrics | {"valid_log_loss": chosen.valid_log_loss},
+        importance=files.importance,
+        tags={"model_kind": chosen.name, "calibration": chosen.calibrator.method, "split": parts.description,
+              "outputs": ",".join(OUTPUT_COLUMNS)},
+        trials=trials, table=table, notes=notes,
+        details=ChurnDetails(chosen.name, chosen.calibrator.method, parts.description))
 
 
 def _choose(candidates: dict[str, Candidate]) -> Candidate:

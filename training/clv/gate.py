@@ -1,4 +1,4 @@
-"""The CLV promotion gate (registered in ``training.core.promotion.GATES["clv"]`` on import of training.clv).
+"""The CLV promotion gate (``GATE``; ``training.clv.family`` hands it to the lifecycle).
 
 Per-row loss: absolute error of ``predicted_spend`` against the holdout's ``future_spend``, divided by
 the holdout's mean actual spend. Dividing by a constant of the holdout leaves the paired comparison
@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from training.core.promotion import GATES, GateSpec
+from training.core.promotion import GateSpec
 
 LABEL = "future_spend"
 PREDICTION = "predicted_spend"
@@ -49,7 +49,3 @@ def checks(output: pd.DataFrame, holdout: pd.DataFrame) -> dict[str, bool]:
 
 GATE = GateSpec(per_row_loss=per_row_loss, checks=checks, tolerance=TOLERANCE)
 
-
-def register_gate() -> None:
-    """Idempotent: importing training.clv twice keeps one entry."""
-    GATES["clv"] = GATE

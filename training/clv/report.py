@@ -1,5 +1,6 @@
-"""CLV run artifacts: comparison table (CSV + Markdown), holdout predictions, calibration plot, model card,
-and the monitoring reference sample (``reference.parquet``, ``feature_importance.csv``)."""
+"""CLV run artifacts: comparison table (CSV + Markdown), holdout predictions, calibration plot (under
+``clv/``), and what the lifecycle writes at its fixed paths: model card, monitoring reference sample and
+LightGBM importance."""
 
 from __future__ import annotations
 
@@ -15,9 +16,8 @@ from training.clv.metrics import PRIMARY_METRIC, calibration_by_decile, plot_cal
 from training.clv.pyfunc import ClvModel
 from training.clv.tiers import TIER_SHARES
 from training.clv.transactions import ID
+from training.core.family import REFERENCE_ROWS
 from training.core.pyfunc_base import InputSpec
-
-REFERENCE_ROWS = 5000
 
 
 def write_comparison(out: Path, problem: ClvProblem, table: pd.DataFrame, predictions: dict[str, np.ndarray],
@@ -35,12 +35,13 @@ def write_comparison(out: Path, problem: ClvProblem, table: pd.DataFrame, predic
     plot_calibration(actual, predictions, str(out / "calibration_by_decile.png"))
 
 
-def write_monitoring_files(out: Path, problem: ClvProblem, model: ClvModel, booster, *, seed: int) -> None:
-    """Files ``crmlab monitor`` compares batches with (monitoring/data.py).
+def monitoring_files(problem: ClvProblem, model: ClvModel, booster, *, seed: int
+                     ) -> tuple[pd.DataFrame, pd.Series | None]:
+    """What ``crmlab monitor`` compares batches with (monitoring/data.py): (reference, importance).
 
-    ``reference.parquet``: up to ``REFERENCE_ROWS`` rows of the tier population (model inputs, ``cutoff``),
-    the served model's ``predicted_spend``/``p_alive``/``clv_tier`` and ``future_spend``; no customer ids.
-    ``feature_importance.csv`` (LightGBM gain) only when LightGBM serves: BG/NBD has no such notion.
+    Reference: up to ``REFERENCE_ROWS`` rows of the tier population (model inputs, ``cutoff``), the served
+    model's ``predicted_spend``/``p_alive``/``clv_tier`` and ``future_spend``; no customer ids.
+    Importance (LightGBM gain) only when LightGBM serves: BG/NBD has no such notion.
     """
     population = problem.tier_population
     rows = population.sample(min(REFERENCE_ROWS, len(population)), random_state=seed)
@@ -48,11 +49,11 @@ def write_monitoring_files(out: Path, problem: ClvProblem, model: ClvModel, boos
     reference = rows.drop(columns=[ID], errors="ignore").assign(
         **{LABEL: _population_labels(problem).loc[rows.index].to_numpy(float)},
         **{c: outputs[c].to_numpy() for c in outputs.columns})
-    reference.reset_index(drop=True).to_parquet(out / "reference.parquet", index=False)
+    importance = None
     if model.kind == "lightgbm":
-        importance = pd.DataFrame({"feature": booster.feature_name(),
-                                   "importance": booster.feature_importance(importance_type="gain")})
-        importance.sort_values("importance", ascending=False).to_csv(out / "feature_importance.csv", index=False)
+        importance = pd.Series(booster.feature_importance(importance_type="gain"), index=booster.feature_name())
+        importance = importance.sort_values(ascending=False, kind="stable")
+    return reference.reset_index(drop=True), importance
 
 
 def _population_labels(problem: ClvProblem) -> pd.Series:
@@ -75,14 +76,14 @@ def _markdown(table: pd.DataFrame, winner: str) -> str:
             + _table(table, winner))
 
 
-def write_model_card(out: Path, problem: ClvProblem, table: pd.DataFrame, winner: str, spec: InputSpec,
-                     thresholds: dict[str, float], btyd: BTYDModel, best_params: dict) -> None:
+def model_card(problem: ClvProblem, table: pd.DataFrame, winner: str, spec: InputSpec,
+               thresholds: dict[str, float], btyd: BTYDModel, best_params: dict) -> str:
     params = ", ".join(f"{k}={v:.4g}" for k, v in btyd.params().items())
     tiers = ", ".join(f"{name} >= {value:.2f}" for name, value in thresholds.items())
     shares = ", ".join(f"{k}: top {v:.0%}" for k, v in TIER_SHARES.items())
     lgbm = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in best_params.items())
     notes = "\n".join(f"- {n}" for n in problem.notes) or "- none"
-    text = f"""# Model card: customer lifetime value (`clv`)
+    return f"""# Model card: customer lifetime value (`clv`)
 
 ## What it predicts
 Expected spend per customer over the next {problem.horizon_days} days (`predicted_spend`, currency units),
@@ -126,4 +127,3 @@ BG/NBD assumes a stationary purchase process and independent spend and frequency
 earlier cutoffs assumes the next horizon behaves like the past ones. The winner is chosen on the same
 holdout that is reported (two candidates only, so the optimism is small).
 """
-    (out / "MODEL_CARD.md").write_text(text)

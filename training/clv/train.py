@@ -1,16 +1,14 @@
-"""Train, compare and register the CLV family: BG/NBD + Gamma-Gamma baseline vs tuned LightGBM.
+"""Fit and compare the CLV family (``fit``): BG/NBD + Gamma-Gamma baseline vs tuned LightGBM.
 
 Both models predict spend over the same horizon for the same holdout rows; the winner on the primary
 metric (normalized Gini: targeting ranks customers by value) is wrapped in ``ClvModel`` with tier
-thresholds from its training population and registered through the core as ``challenger``.
+thresholds from its training population; the core lifecycle registers it as ``challenger``.
 """
 
 from __future__ import annotations
 
 import json
-import tempfile
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -20,6 +18,7 @@ from training.clv.inputs import LABEL, ClvProblem
 from training.clv.metrics import PRIMARY_METRIC, comparison_table, pick_winner
 from training.clv.pyfunc import TIERS_ARTIFACT, ClvModel, btyd_spec
 from training.clv.tiers import fit_tier_thresholds, save_thresholds
+from training.core.family import Fitted, ModelCard, RunContext, TrainResult
 from training.core.pyfunc_base import InputSpec
 from training.settings import Settings
 
@@ -32,46 +31,12 @@ MODELS = ("btyd", "lightgbm")  # baseline first: it wins ties
 
 
 @dataclass
-class ClvResult:
+class ClvDetails:
+    """CLV's own part of ``TrainResult`` (``result.winner``, ``result.comparison``, ``result.thresholds``)."""
+
     winner: str
     comparison: pd.DataFrame
-    model_name: str
-    version: str
-    run_id: str
     thresholds: dict[str, float]
-    notes: list[str] = field(default_factory=list)
-    promotion: str | None = None
-
-
-def tune_lightgbm(problem: ClvProblem, *, trials: int, timeout: float | None, seed: int, storage: str | None,
-                  study_name: str, settings: Settings):
-    """Optuna (core ``run_study``) over the core LightGBM space; returns (booster, its params, study)."""
-    from training.core.lgbm import fit_lgbm, suggest_lgbm_params
-    from training.core.tuning import run_study
-
-    train = (problem.train[problem.features], problem.train[LABEL].astype(float))
-    valid = (problem.valid[problem.features], problem.valid[LABEL].astype(float))
-    best: dict = {}
-
-    def objective(trial) -> float:
-        params = {**suggest_lgbm_params(trial, TASK), "metric": SELECTION_METRIC, "seed": seed}
-        booster = fit_lgbm(params, train, valid, task=TASK, trial=trial, categorical=problem.categorical)
-        value = float(booster.best_score["valid"][SELECTION_METRIC])
-        trial.set_user_attr("best_iteration", int(booster.best_iteration))
-        if not best or value < best["value"]:
-            best.update(value=value, number=trial.number, booster=booster, params=params)
-        return value
-
-    study = run_study(objective, study_name=study_name, direction="minimize", trials=trials, timeout=timeout,
-                      seed=seed, storage=storage, settings=settings)
-    if best.get("number") != study.best_trial.number:  # best trial came from an earlier (resumed) run
-        import optuna
-
-        fixed = optuna.trial.FixedTrial(study.best_trial.params)
-        params = {**suggest_lgbm_params(fixed, TASK), "metric": SELECTION_METRIC, "seed": seed}
-        best.update(booster=fit_lgbm(params, train, valid, task=TASK, categorical=problem.categorical),
-                    params=params)
-    return best["booster"], best["params"], study
 
 
 def lgbm_spec(problem: ClvProblem) -> InputSpec:
@@ -104,77 +69,74 @@ def winner_model(winner: str, problem: ClvProblem, btyd: BTYDModel, booster) -> 
 
 
 def train_clv(problem: ClvProblem, *, trials: int, timeout: float | None, model_name: str, seed: int,
-              storage: str | None, promote: bool, settings: Settings) -> ClvResult:
-    """Fit both models, compare on the holdout, register the winner; optionally run the promotion gate."""
-    import mlflow
-    from rich.console import Console
+              storage: str | None, promote: bool, settings: Settings) -> TrainResult:
+    """``train_family`` for CLV on a ready problem (features or transaction-log shape)."""
+    from training.core.lifecycle import train_family
 
-    from training.core.registry import data_hash
-    from training.tracking import tracked_run
-
-    console = Console(stderr=True)
-    fingerprint = data_hash(problem.train[[*problem.features, LABEL]])
-    with tracked_run(settings, run_name=f"clv-{problem.shape}", tags={"crmlab.family": FAMILY}) as run:
-        mlflow.log_params({"shape": problem.shape, "horizon_days": problem.horizon_days, "trials": trials,
-                           "seed": seed, "rows_train": len(problem.train), "rows_valid": len(problem.valid),
-                           "rows_holdout": len(problem.holdout), "lgbm_scale": round(problem.lgbm_scale, 6),
-                           "primary_metric": PRIMARY_METRIC, "task": TASK})
-        console.log(f"[clv] BG/NBD + Gamma-Gamma on {len(problem.btyd_population)} customers")
-        btyd = BTYDModel.fit(problem.btyd_population)
-        mlflow.log_params(btyd.params())
-        btyd_spend, p_alive = predict_from_inputs(btyd, problem.holdout, problem.horizon_days)
-        console.log(f"[clv] tuning LightGBM ({trials} trials) on {len(problem.train)} rows")
-        booster, best_params, study = tune_lightgbm(
-            problem, trials=trials, timeout=timeout, seed=seed, storage=storage, settings=settings,
-            study_name=f"{model_name}-{FAMILY}-{problem.shape}-{fingerprint}-s{seed}")
-        predictions = {"btyd": btyd_spend, "lightgbm": lgbm_holdout_spend(booster, problem, problem.holdout)}
-        table = comparison_table(problem.holdout[LABEL].to_numpy(float), predictions).loc[list(MODELS)]
-        winner = pick_winner(table)
-        table = table.sort_values(PRIMARY_METRIC, ascending=False, kind="stable")
-        console.log(f"[clv] holdout {PRIMARY_METRIC}: " + ", ".join(
-            f"{name} {value:.4f}" for name, value in table[PRIMARY_METRIC].items()) + f"; winner {winner}")
-        for name, row in table.iterrows():
-            mlflow.log_metrics({f"{name}.{k}": float(v) for k, v in row.items() if np.isfinite(v)})
-        model = winner_model(winner, problem, btyd, booster)
-        tuned = {**best_params, "best_iteration": int(booster.best_iteration),
-                 "validation_poisson_deviance": float(study.best_value)}
-        version = _log_and_register(problem, model, table, winner, predictions, p_alive, btyd, booster, tuned,
-                                    model_name=model_name, fingerprint=fingerprint, seed=seed, settings=settings)
-        mlflow.set_tags({"clv.winner": winner, "clv.notes": " | ".join(problem.notes)[:5000]})
-        result = ClvResult(winner, table, model_name, str(version.version), run.info.run_id, model.thresholds,
-                           list(problem.notes))
-    if promote:
-        from training.core.promotion import promote as run_gate
-
-        result.promotion = run_gate(model_name, settings=settings).summary()
-    return result
+    return train_family(FAMILY, data=problem, model_name=model_name, trials=trials, timeout=timeout, seed=seed,
+                        storage=storage, promote=promote, settings=settings)
 
 
-def _log_and_register(problem: ClvProblem, model: ClvModel, table: pd.DataFrame, winner: str,
-                      predictions: dict[str, np.ndarray], p_alive: np.ndarray, btyd: BTYDModel, booster,
-                      tuned: dict, *, model_name: str, fingerprint: str, seed: int, settings: Settings):
-    """Artifacts under ``clv/`` (monitoring's reference sample too), the holdout for the gate, then the core
-    registration."""
+def fit(problem: ClvProblem, run: RunContext) -> Fitted:
+    """Fit both models, compare them on the holdout; the winner becomes the served model."""
     import mlflow
 
     from training.clv import report
-    from training.core.promotion import log_holdout
-    from training.core.registry import log_and_register
+    from training.core.lgbm_search import tune_lightgbm
 
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp)
-        tiers_path = save_thresholds(model.thresholds, out / "clv_tiers.json")
-        (out / "btyd_params.json").write_text(json.dumps(btyd.params(), indent=2))
-        (out / "lgbm_params.json").write_text(json.dumps(tuned, indent=2))
-        booster.save_model(str(out / "lgbm_model.txt"))
-        report.write_comparison(out, problem, table, predictions, p_alive, winner)
-        report.write_model_card(out, problem, table, winner, model.spec, model.thresholds, btyd, tuned)
-        report.write_monitoring_files(out, problem, model, booster, seed=seed)
-        mlflow.log_artifacts(str(out), artifact_path="clv")
-        log_holdout(problem.holdout.drop(columns=["cutoff"], errors="ignore"))
-        return log_and_register(
-            model, model_name=model_name, family=FAMILY, artifacts={TIERS_ARTIFACT: tiers_path},
-            input_example=problem.holdout[list(model.spec.columns)].head(5).reset_index(drop=True),
-            tags={"data_hash": fingerprint, "clv.winner": winner, "clv.shape": problem.shape,
-                  "clv.horizon_days": str(problem.horizon_days), "clv.primary_metric": PRIMARY_METRIC},
-            metrics={k: float(v) for k, v in table.loc[winner].items() if np.isfinite(v)}, settings=settings)
+    mlflow.log_params({"shape": problem.shape, "horizon_days": problem.horizon_days,
+                       "rows_train": len(problem.train), "rows_valid": len(problem.valid),
+                       "rows_holdout": len(problem.holdout), "lgbm_scale": round(problem.lgbm_scale, 6),
+                       "primary_metric": PRIMARY_METRIC, "task": TASK})
+    run.log(f"[clv] BG/NBD + Gamma-Gamma on {len(problem.btyd_population)} customers")
+    btyd = BTYDModel.fit(problem.btyd_population)
+    mlflow.log_params(btyd.params())
+    btyd_spend, p_alive = predict_from_inputs(btyd, problem.holdout, problem.horizon_days)
+    run.log(f"[clv] tuning LightGBM ({run.trials} trials) on {len(problem.train)} rows")
+    tuned = tune_lightgbm((problem.train[problem.features], problem.train[LABEL].astype(float)),
+                          (problem.valid[problem.features], problem.valid[LABEL].astype(float)), task=TASK,
+                          run=run, categorical=problem.categorical, extra_params={"metric": SELECTION_METRIC})
+    booster = tuned.booster
+    predictions = {"btyd": btyd_spend, "lightgbm": lgbm_holdout_spend(booster, problem, problem.holdout)}
+    table = comparison_table(problem.holdout[LABEL].to_numpy(float), predictions).loc[list(MODELS)]
+    winner = pick_winner(table)
+    table = table.sort_values(PRIMARY_METRIC, ascending=False, kind="stable")
+    run.log(f"[clv] holdout {PRIMARY_METRIC}: " + ", ".join(
+        f"{name} {value:.4f}" for name, value in table[PRIMARY_METRIC].items()) + f"; winner {winner}")
+    metrics = {f"{name}.{k}": float(v) for name, row in table.iterrows() for k, v in row.items()}
+    model = winner_model(winner, problem, btyd, booster)
+    params = {**tuned.params, "best_iteration": int(booster.best_iteration),
+              "validation_poisson_deviance": tuned.value}
+    out = run.files_dir
+    tiers_path = save_thresholds(model.thresholds, out / "clv_tiers.json")
+    (out / "btyd_params.json").write_text(json.dumps(btyd.params(), indent=2))
+    (out / "lgbm_params.json").write_text(json.dumps(params, indent=2))
+    booster.save_model(str(out / "lgbm_model.txt"))
+    report.write_comparison(out, problem, table, predictions, p_alive, winner)
+    reference, importance = report.monitoring_files(problem, model, booster, seed=run.seed)
+    mlflow.set_tags({"clv.winner": winner, "clv.notes": " | ".join(problem.notes)[:5000]})
+    version_metrics = {k: float(v) for k, v in table.loc[winner].items() if np.isfinite(v)}
+    card = ModelCard(
+        predicts=f"Expected spend per customer over the next {problem.horizon_days} days, p_alive and a CLV "
+                 f"tier ({winner} won the holdout comparison on {PRIMARY_METRIC}).",
+        data_window=_window(problem), test_metrics=version_metrics,
+        body=report.model_card(problem, table, winner, model.spec, model.thresholds, btyd, params))
+    return Fitted(
+        model=model, input_spec=model.spec,
+        input_example=problem.holdout[list(model.spec.columns)].head(5).reset_index(drop=True),
+        holdout=problem.holdout.drop(columns=["cutoff"], errors="ignore"), reference=reference, card=card,
+        metrics=metrics, version_metrics=version_metrics, importance=importance,
+        tags={"clv.winner": winner, "clv.shape": problem.shape, "clv.horizon_days": str(problem.horizon_days),
+              "clv.primary_metric": PRIMARY_METRIC},
+        artifacts={TIERS_ARTIFACT: str(tiers_path)}, trials=len(tuned.study.trials), table=table,
+        notes=[f"winner: {winner} (holdout {PRIMARY_METRIC})", *problem.notes],
+        details=ClvDetails(winner, table, model.thresholds))
+
+
+def _window(problem: ClvProblem) -> str:
+    rows = (f"{problem.shape} input; train {len(problem.train)}, validation {len(problem.valid)}, "
+            f"holdout {len(problem.holdout)} rows; horizon {problem.horizon_days} days")
+    if "cutoff" in problem.train.columns:
+        cutoffs = pd.to_datetime(problem.train["cutoff"])
+        rows = f"training cutoffs {cutoffs.min().date()} .. {cutoffs.max().date()}; {rows}"
+    return rows

@@ -34,6 +34,10 @@ class FamilyInputError(ValueError):
     """Expected bad input (missing column, too few rows, ...): one clear line, no traceback in the CLI."""
 
 
+class SourceUsageError(FamilyInputError):
+    """A wrong combination of source options (``--features`` with ``--table``): the CLI's usage error."""
+
+
 @dataclass(frozen=True)
 class MonitoringSpec:
     """What ``crmlab monitor`` watches for a family: its outputs, its label and its task."""
@@ -145,6 +149,9 @@ class ModelFamily(Protocol):
     source_options: tuple[SourceOption, ...]   # CLI/MLproject inputs, passed to ``load`` as ``source``
     monitoring: MonitoringSpec | None          # what monitoring watches (None: not monitored)
     profile: ProfileSpec | None                # what customer_profile takes from it (None: nothing)
+    # Exceptions that are expected bad input: the CLI prints their message as one line (exit 1).
+    # ``FamilyInputError`` always is; ``SourceUsageError`` exits 2 like any usage error.
+    input_errors: tuple[type[Exception], ...]
 
     def gate(self) -> GateSpec:
         """The promotion gate (per-row loss vs the champion, checks, tolerance)."""

@@ -50,6 +50,7 @@ def train_family(family: ModelFamily | str, source: Mapping[str, Any] | None = N
     settings; ``timeout`` 0 or None = no limit. With ``promote`` the family's gate runs afterwards.
     """
     import mlflow
+    from rich.console import Console
 
     from training.core.promotion import log_holdout
     from training.core.registry import data_hash, log_and_register
@@ -65,6 +66,8 @@ def train_family(family: ModelFamily | str, source: Mapping[str, Any] | None = N
     timeout = settings.timeout_s if timeout is None else timeout
     storage = storage or settings.optuna_storage
     model_name = model_name or family.default_model_name
+    if seed != settings.seed:  # loaders that split (e.g. clv) read the seed from the settings
+        settings = settings.model_copy(update={"seed": seed})
     if data is None:
         data = family.load(source or {}, settings)
     fingerprint = data_hash(family.fingerprint(data))
@@ -75,7 +78,8 @@ def train_family(family: ModelFamily | str, source: Mapping[str, Any] | None = N
         out = Path(tmp)
         ctx = RunContext(family=family.name, model_name=model_name, seed=seed, trials=trials,
                          timeout=timeout or None, storage=storage, study_name=study, settings=settings,
-                         plots_dir=_mkdir(out / PLOTS), files_dir=_mkdir(out / family.name))
+                         plots_dir=_mkdir(out / PLOTS), files_dir=_mkdir(out / family.name),
+                         log=Console(stderr=True).log)
         mlflow.log_params({"family": family.name, "model_name": model_name, "seed": seed, "trials": trials,
                            "timeout_s": timeout or 0, "optuna_study": study})
         fitted = family.fit(data, ctx)

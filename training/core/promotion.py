@@ -17,7 +17,7 @@ too, so after a change to labelling give a trusted holdout explicitly.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -88,10 +88,11 @@ def log_holdout(frame: pd.DataFrame) -> None:
 
 
 def promote(model_name: str, *, holdout: pd.DataFrame | None = None, force: bool = False,
-            settings: Settings, gate: GateSpec | None = None) -> PromotionDecision:
+            settings: Settings, extra_gates: Mapping[str, GateSpec] | None = None) -> PromotionDecision:
     """Run the gate on ``model_name@challenger`` vs ``@champion``; move ``champion`` if it passes.
 
-    ``gate``: given explicitly (composites), else the challenger's family gate from ``FAMILIES``.
+    The gate is the challenger's family's (``crmlab.family`` tag): from ``extra_gates`` (family ->
+    gate, given by the caller for composites such as ``customer_profile``), else from ``FAMILIES``.
     """
     import mlflow
 
@@ -110,7 +111,8 @@ def promote(model_name: str, *, holdout: pd.DataFrame | None = None, force: bool
     if champion is None:
         decision.promoted, decision.reason = True, "first version: no champion to compare against"
     else:
-        gate = gate or gate_for(challenger.tags.get("crmlab.family", ""))
+        family = challenger.tags.get("crmlab.family", "")
+        gate = (extra_gates or {}).get(family) or gate_for(family)
         _compare(decision, gate, model_name, challenger, champion, holdout)
         if force and not decision.promoted:
             decision.promoted, decision.reason = True, f"forced despite the gate: {decision.reason}"

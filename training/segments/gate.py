@@ -1,4 +1,4 @@
-"""The segments promotion gate (``GATES["segments"]``, registered on import of ``training.segments``).
+"""The segments promotion gate (``GATE``; ``training.segments.family`` hands it to the lifecycle).
 
 Quality. Per-row loss = minus the simplified silhouette of the row under the model's segments, computed
 in a space built from the *holdout alone* (the same selection, log, scaling and group weights as
@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from training.core.promotion import GATES, GateSpec
+from training.core.promotion import GateSpec
 from training.segments.inputs import select_features
 from training.segments.pipeline import Preprocessor
 from training.segments.quality import simplified_silhouette
@@ -59,7 +59,3 @@ def checks(output: pd.DataFrame, holdout: pd.DataFrame) -> dict[str, bool]:
 
 GATE = GateSpec(per_row_loss=per_row_loss, checks=checks, tolerance=TOLERANCE)
 
-
-def register_gate() -> None:
-    """Idempotent: importing training.segments twice keeps one entry."""
-    GATES[FAMILY] = GATE

@@ -107,6 +107,7 @@ class SearchResult:
     best: Candidate
     candidates: dict[SegmenterConfig, Candidate] = field(default_factory=dict)
     study_name: str = ""
+    trials: int = 0  # trials in the study (cumulative when a study is resumed)
 
     def table(self) -> pd.DataFrame:
         """One row per evaluated candidate (for the trials artifact and the silhouette-by-K plot)."""
@@ -138,9 +139,15 @@ def choose_segmenter(data: SearchData, space: SearchSpace, *, trials: int, timeo
         return quality.objective(space.min_share)
 
     _warm_start(study_name, storage, settings, range(space.k_min, data.k_max + 1))
-    run_study(objective, study_name=study_name, direction="maximize", trials=trials, timeout=timeout,
-              seed=seed, storage=storage, settings=settings)
-    return pick_best(cache, space, study_name)
+    study = run_study(objective, study_name=study_name, direction="maximize", trials=trials, timeout=timeout,
+                      seed=seed, storage=storage, settings=settings)
+    best = study.best_trial.params  # from an earlier run when the study was resumed: refit it here
+    config = SegmenterConfig(algorithm=best["algorithm"], k=best["k"], use_pca=best["pca"])
+    if config not in cache and space.k_min <= config.k <= data.k_max and config.algorithm in space.algorithms:
+        cache[config] = evaluate(data, config, seed=seed, resamples=space.resamples)
+    result = pick_best(cache, space, study_name)
+    result.trials = len(study.trials)
+    return result
 
 
 def _warm_start(study_name: str, storage: str | None, settings: Settings, k_values: range) -> None:

@@ -1,22 +1,21 @@
-"""Train, describe and register a segmentation model: the one function behind ``crmlab train segments``.
+"""Search, describe and name a segmentation (``fit``); the core lifecycle registers and promotes it.
 
 Flow: latest-cutoff features -> fitting sample -> Optuna search (core ``run_study``) -> assign every
 customer -> stable IDs against the champion (or IDs by revenue for a first model) -> personas and
-plots -> ``log_and_register`` as ``challenger`` -> optional core ``promote``.
+plots -> ``Fitted`` for ``train_family``.
 """
 
 from __future__ import annotations
 
 import json
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 from rich.console import Console
 
+from training.core.family import REFERENCE_ROWS, Fitted, ModelCard, RunContext, TrainResult
 from training.segments import plots
 from training.segments.inputs import (
     ANNUALISED,
@@ -36,7 +35,6 @@ from training.settings import Settings
 
 FAMILY = "segments"
 HOLDOUT_ROWS = 5_000
-REFERENCE_ROWS = 5_000
 EXAMPLE_ROWS = 5
 _console = Console(stderr=True)
 
@@ -51,92 +49,116 @@ class Champion:
 
 
 @dataclass
-class SegmentsResult:
-    """What a training produced; ``assignments`` holds every customer's segment (kept in memory only)."""
+class SegmentsData:
+    """The latest cutoff's customers and the search space (what ``SegmentsFamily.load`` returns)."""
 
-    model_name: str
-    version: str
-    run_id: str
+    frame: pd.DataFrame
+    spec: FeatureSpec
+    space: SearchSpace
+
+    @classmethod
+    def build(cls, features: str | Path | pd.DataFrame, space: SearchSpace | None = None) -> SegmentsData:
+        space = space or SearchSpace()
+        frame = latest_cutoff(features) if isinstance(features, pd.DataFrame) else read_features(features)
+        spec = select_features(frame)
+        if len(frame) < space.k_min:
+            raise SegmentationInputError(
+                f"{len(frame)} customer(s) cannot form {space.k_min} or more segments: segmentation needs "
+                "at least a few hundred customers; check the features dir."
+            )
+        return cls(frame, spec, space)
+
+    def fingerprint(self) -> pd.DataFrame:
+        return self.frame[[c for c in ("customer_id", *self.spec.inputs) if c in self.frame]]
+
+
+@dataclass
+class SegmentsDetails:
+    """Segments' own part of ``TrainResult``; ``assignments`` holds every customer's segment (in memory)."""
+
     config: SegmenterConfig
     quality: Quality
     names: dict[int, str]
     profiles: pd.DataFrame
     match: MatchResult
     assignments: pd.DataFrame
-    decision: Any = None  # training.core.promotion.PromotionDecision when --promote
 
 
 def train_segments(features: str | Path | pd.DataFrame, *, settings: Settings, trials: int | None = None,
                    timeout: float | None = None, model_name: str = FAMILY, seed: int | None = None,
                    storage: str | None = None, promote: bool = False,
-                   space: SearchSpace | None = None) -> SegmentsResult:
-    """Search, fit, name and register a segmentation; ``features`` is a features dir or its frame."""
+                   space: SearchSpace | None = None) -> TrainResult:
+    """``train_family`` for segments; ``features`` is a features dir or its frame."""
+    from training.core.lifecycle import train_family
+
+    return train_family(FAMILY, data=SegmentsData.build(features, space), model_name=model_name, trials=trials,
+                        timeout=timeout, seed=seed, storage=storage, promote=promote, settings=settings)
+
+
+def fit(data: SegmentsData, run: RunContext) -> Fitted:
+    """Search, assign every customer, keep IDs stable against the champion, name and describe."""
     import mlflow
 
-    from training.core.promotion import log_holdout
-    from training.core.promotion import promote as core_promote
-    from training.core.registry import data_hash, log_and_register
-    from training.tracking import tracked_run
-
-    space = space or SearchSpace()
-    seed = settings.seed if seed is None else seed
-    frame = latest_cutoff(features) if isinstance(features, pd.DataFrame) else read_features(features)
-    spec = select_features(frame)
-    if len(frame) < space.k_min:
-        raise SegmentationInputError(
-            f"{len(frame)} customer(s) cannot form {space.k_min} or more segments: segmentation needs "
-            "at least a few hundred customers; check the features dir."
-        )
+    frame, spec, space, seed = data.frame, data.spec, data.space, run.seed
     fit_rows = sample_rows(len(frame), space.fit_rows, seed)
     sample = frame.iloc[fit_rows].reset_index(drop=True)
-    data = SearchData.build(sample, spec, space, seed)
-    _console.log(f"segments: {len(frame):,} customers, fitting sample {len(sample):,}, "
-                 f"{len(spec.columns)} features in {len(spec.groups)} groups")
-
-    with tracked_run(settings, run_name=f"train-{model_name}", tags={"crmlab.family": FAMILY}) as run:
-        mlflow.log_params({"customers": len(frame), "fit_rows": len(sample), "eval_rows": len(data.eval_rows),
-                           "resamples": space.resamples, "k_range": f"{space.k_min}-{data.k_max}",
-                           "min_segment_share": space.min_share, "seed": seed,
-                           "feature_columns": ",".join(spec.columns)[:6000]})
-        search = choose_segmenter(data, space, trials=trials or settings.trials,
-                                  timeout=timeout if timeout is not None else settings.timeout_s, seed=seed,
-                                  study_name=f"{model_name}-{run.info.run_id[:8]}",
-                                  storage=storage or settings.optuna_storage, settings=settings)
-        best = search.best
-        _console.log(f"segments: chose {best.config.label()} (objective "
-                     f"{best.quality.objective(space.min_share):.3f}); assigning every customer")
-        labels, distance = best.model.assign(frame)
-        champion = load_champion(model_name, frame)
-        match = _match(champion, labels, frame, best.config.k)
-        ids = np.array([match.label_to_id[lab] for lab in range(best.config.k)], dtype=np.int64)[labels]
-        profiles = segment_profiles(frame, ids, best.model.preprocessor)
-        names = name_segments(profiles, spec, fixed=match.kept_names)
-        profiles.insert(1, "segment_name", profiles["segment_id"].map(names))
-        _log_artifacts(search, data, best.model, profiles, names, match, ids, fit_rows, space, seed,
-                       title=f"Segments of {model_name}")
-        _log_monitoring_files(frame, spec, ids, names, distance, profiles, seed)
-        log_holdout(_holdout(frame, spec, fit_rows, champion, seed))
-        metrics = _metrics(best.quality, space, len(frame), match, champion)
-        imputed = best.model.preprocessor.missing_counts(frame)  # reported, never silent
-        mlflow.log_metrics(metrics | {f"imputed_rows.{c}": float(n) for c, n in imputed.items()})
-        model = SegmentsModel(best.model, match.label_to_id, names, high_water=match.high_water,
-                              required=required_inputs(sample, best.model))
-        tags = {"data_hash": data_hash(frame[[c for c in ("customer_id", *spec.inputs) if c in frame]]),
-                "segments.algorithm": best.config.algorithm, "segments.k": str(best.config.k),
-                "segments.pca": str(best.config.use_pca).lower(), "segments.names": json.dumps(names),
-                **match.tags(champion.version if champion else None)}
-        if champion and champion.error:
-            tags["segments.match_error"] = champion.error
-        version = log_and_register(model, model_name=model_name, family=FAMILY, artifacts={},
-                                   input_example=input_example(sample, spec), tags=tags, metrics=metrics,
-                                   settings=settings)
-        run_id = run.info.run_id
-    decision = core_promote(model_name, settings=settings) if promote else None
+    search_data = SearchData.build(sample, spec, space, seed)
+    run.log(f"segments: {len(frame):,} customers, fitting sample {len(sample):,}, "
+            f"{len(spec.columns)} features in {len(spec.groups)} groups")
+    mlflow.log_params({"customers": len(frame), "fit_rows": len(sample), "eval_rows": len(search_data.eval_rows),
+                       "resamples": space.resamples, "k_range": f"{space.k_min}-{search_data.k_max}",
+                       "min_segment_share": space.min_share, "feature_columns": ",".join(spec.columns)[:6000]})
+    search = choose_segmenter(search_data, space, trials=run.trials, timeout=run.timeout, seed=seed,
+                              study_name=run.study_name, storage=run.storage, settings=run.settings)
+    best = search.best
+    run.log(f"segments: chose {best.config.label()} (objective "
+            f"{best.quality.objective(space.min_share):.3f}); assigning every customer")
+    labels, distance = best.model.assign(frame)
+    champion = load_champion(run.model_name, frame)
+    match = _match(champion, labels, frame, best.config.k)
+    ids = np.array([match.label_to_id[lab] for lab in range(best.config.k)], dtype=np.int64)[labels]
+    profiles = segment_profiles(frame, ids, best.model.preprocessor)
+    names = name_segments(profiles, spec, fixed=match.kept_names)
+    profiles.insert(1, "segment_name", profiles["segment_id"].map(names))
+    _write_files(run, search, search_data, best.model, profiles, names, match, ids, fit_rows, space, seed,
+                 title=f"Segments of {run.model_name}")
+    metrics = _metrics(best.quality, space, len(frame), match, champion)
+    imputed = best.model.preprocessor.missing_counts(frame)  # reported, never silent
+    model = SegmentsModel(best.model, match.label_to_id, names, high_water=match.high_water,
+                          required=required_inputs(sample, best.model))
+    tags = {"segments.algorithm": best.config.algorithm, "segments.k": str(best.config.k),
+            "segments.pca": str(best.config.use_pca).lower(), "segments.names": json.dumps(names),
+            **match.tags(champion.version if champion else None)}
+    if champion and champion.error:
+        tags["segments.match_error"] = champion.error
+    q = best.quality
+    notes = [f"chosen: {best.config.label()}  silhouette {q.silhouette:.3f}  Davies-Bouldin "
+             f"{q.davies_bouldin:.3f}  stability (ARI) {q.stability:.3f}  smallest segment {q.min_share:.1%}"]
+    if match.kept_share == match.kept_share:  # not NaN: a champion was matched
+        notes.append(f"IDs vs champion: {match.kept_share:.1%} of customers keep their segment; "
+                     f"new {match.new_ids or 'none'}, vanished {match.vanished_ids or 'none'}")
     assignments = pd.DataFrame({"customer_id": frame["customer_id"].to_numpy() if "customer_id" in frame else
                                 np.arange(len(frame)), "segment_id": ids,
                                 "segment_name": pd.Series(ids).map(names).to_numpy(), "distance": distance})
-    return SegmentsResult(model_name, str(version.version), run_id, best.config, best.quality, names,
-                          profiles, match, assignments, decision)
+    card = ModelCard(
+        predicts=f"Segment of each customer ({best.config.label()}): segment_id (stable across versions), "
+                 "segment_name (persona) and distance to the segment centre.",
+        data_window=_window(frame), test_metrics={k: metrics[k] for k in ("silhouette", "stability")
+                                                  if k in metrics},
+        body=persona_sheet(profiles, names, title=f"Segments of {run.model_name}"))
+    return Fitted(
+        model=model, input_spec=model.spec, input_example=input_example(sample, spec),
+        holdout=_holdout(frame, spec, fit_rows, champion, seed),
+        reference=monitoring_reference(frame, spec, ids, names, distance, seed), card=card,
+        metrics=metrics | {f"imputed_rows.{c}": float(n) for c, n in imputed.items()}, version_metrics=metrics,
+        importance=between_segment_share(profiles, spec), tags=tags, trials=search.trials,
+        table=profiles.set_index("segment_id")[["segment_name", "customers", "share", "revenue_share"]],
+        notes=notes, details=SegmentsDetails(best.config, best.quality, names, profiles, match, assignments))
+
+
+def _window(frame: pd.DataFrame) -> str:
+    cutoff = f"cutoff {pd.Timestamp(frame['cutoff'].iloc[0]).date()}; " if "cutoff" in frame.columns else ""
+    return f"{cutoff}{len(frame)} customers (latest cutoff of the features)"
 
 
 def load_champion(model_name: str, frame: pd.DataFrame) -> Champion | None:
@@ -204,7 +226,7 @@ def _holdout(frame: pd.DataFrame, spec: FeatureSpec, fit_rows: np.ndarray, champ
 
 def monitoring_reference(frame: pd.DataFrame, spec: FeatureSpec, ids: np.ndarray, names: dict[int, str],
                          distance: np.ndarray, seed: int) -> pd.DataFrame:
-    """Up to ``REFERENCE_ROWS`` customers' model inputs and outputs (no customer_id): what ``crmlab monitor``
+    """Up to core ``REFERENCE_ROWS`` customers' model inputs and outputs (no customer_id): what ``crmlab monitor``
     compares a batch's inputs and segment shares with."""
     rows = np.sort(np.random.default_rng(seed + 17).choice(len(frame), size=min(len(frame), REFERENCE_ROWS),
                                                            replace=False))
@@ -223,21 +245,6 @@ def between_segment_share(profiles: pd.DataFrame, spec: FeatureSpec) -> pd.Serie
     return named.groupby(level=0).max().sort_values(ascending=False)
 
 
-def _log_monitoring_files(frame: pd.DataFrame, spec: FeatureSpec, ids: np.ndarray, names: dict[int, str],
-                          distance: np.ndarray, profiles: pd.DataFrame, seed: int) -> None:
-    """``segments/reference.parquet`` and ``segments/feature_importance.csv`` for monitoring."""
-    import mlflow
-
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp)
-        monitoring_reference(frame, spec, ids, names, distance, seed).to_parquet(out / "reference.parquet",
-                                                                                 index=False)
-        importance = between_segment_share(profiles, spec)
-        importance.rename_axis("feature").reset_index(name="importance").to_csv(out / "feature_importance.csv",
-                                                                                index=False)
-        mlflow.log_artifacts(tmp, artifact_path="segments")
-
-
 def _metrics(quality: Quality, space: SearchSpace, customers: int, match: MatchResult,
              champion: Champion | None) -> dict[str, float]:
     metrics = {k: float(v) for k, v in vars(quality).items() if np.isfinite(v)}
@@ -249,27 +256,23 @@ def _metrics(quality: Quality, space: SearchSpace, customers: int, match: MatchR
     return metrics
 
 
-def _log_artifacts(search: SearchResult, data: SearchData, model: FittedSegmenter, profiles: pd.DataFrame,
-                   names: dict[int, str], match: MatchResult, ids: np.ndarray, fit_rows: np.ndarray,
-                   space: SearchSpace, seed: int, *, title: str) -> None:
-    """Persona sheet, tables and plots under the run's ``segments/`` artifact folder."""
-    import mlflow
-
+def _write_files(run: RunContext, search: SearchResult, data: SearchData, model: FittedSegmenter,
+                 profiles: pd.DataFrame, names: dict[int, str], match: MatchResult, ids: np.ndarray,
+                 fit_rows: np.ndarray, space: SearchSpace, seed: int, *, title: str) -> None:
+    """Persona sheet and tables (logged under ``segments/``) and plots (under ``plots/``)."""
     k = model.config.k
     sweep = k_sweep(data, range(space.k_min, data.k_max + 1), seed=seed)
     sample_space = data.spaces[model.config.use_pca]
     sample_ids = ids[fit_rows]
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp)
-        (out / "personas.md").write_text(persona_sheet(profiles, names, title=title))
-        profiles.to_csv(out / "personas.csv", index=False)
-        match.table.to_csv(out / "id_match.csv", index=False)
-        search.table().to_csv(out / "candidates.csv", index=False)
-        sweep.to_csv(out / "k_sweep.csv", index=False)
-        plots.elbow_plot(sweep, k, out / "elbow.png")
-        plots.silhouette_by_k_plot(sweep, search.table(), k, out / "silhouette_by_k.png")
-        plots.segment_map(sample_space, sample_ids, names, out / "map_pca.png", method="pca", seed=seed)
-        plots.segment_map(sample_space, sample_ids, names, out / "map_tsne.png", method="tsne", seed=seed)
-        if model.linkage is not None:
-            plots.dendrogram_plot(model.linkage, k, out / "dendrogram.png")
-        mlflow.log_artifacts(tmp, artifact_path="segments")
+    out, figures = run.files_dir, run.plots_dir
+    (out / "personas.md").write_text(persona_sheet(profiles, names, title=title))
+    profiles.to_csv(out / "personas.csv", index=False)
+    match.table.to_csv(out / "id_match.csv", index=False)
+    search.table().to_csv(out / "candidates.csv", index=False)
+    sweep.to_csv(out / "k_sweep.csv", index=False)
+    plots.elbow_plot(sweep, k, figures / "elbow.png")
+    plots.silhouette_by_k_plot(sweep, search.table(), k, figures / "silhouette_by_k.png")
+    plots.segment_map(sample_space, sample_ids, names, figures / "map_pca.png", method="pca", seed=seed)
+    plots.segment_map(sample_space, sample_ids, names, figures / "map_tsne.png", method="tsne", seed=seed)
+    if model.linkage is not None:
+        plots.dendrogram_plot(model.linkage, k, figures / "dendrogram.png")

@@ -14,12 +14,12 @@ from training.settings import get_settings
 
 
 def _artifact(run_id: str, name: str) -> pd.DataFrame:
-    local = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=f"clv/{name}")
+    local = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=name)
     return pd.read_parquet(local) if name.endswith(".parquet") else pd.read_csv(local)
 
 
 def _files(run_id: str) -> set[str]:
-    return {a.path for a in mlflow.MlflowClient().list_artifacts(run_id, "clv")}
+    return {a.path for a in mlflow.MlflowClient().list_artifacts(run_id)}
 
 
 def test_lightgbm_winner_logs_reference_with_served_outputs_and_gain_importance(features_world, monkeypatch):
@@ -28,7 +28,7 @@ def test_lightgbm_winner_logs_reference_with_served_outputs_and_gain_importance(
     monkeypatch.setattr(clv_train, "pick_winner", lambda table: "lightgbm")
     result = clv_train.train_clv(problem, trials=1, timeout=None, model_name="clv", seed=0, storage=None,
                                  promote=False, settings=get_settings())
-    assert {"clv/reference.parquet", "clv/feature_importance.csv"} <= _files(result.run_id)
+    assert {"reference.parquet", "feature_importance.csv"} <= _files(result.run_id)
     reference = _artifact(result.run_id, "reference.parquet")
     spec = family_spec("clv")
     assert "customer_id" not in reference.columns
@@ -55,7 +55,7 @@ def test_btyd_winner_logs_reference_with_p_alive_and_no_importance(sim_log, sim_
     result = clv_train.train_clv(problem, trials=1, timeout=None, model_name="clv", seed=0, storage=None,
                                  promote=False, settings=get_settings())
     files = _files(result.run_id)
-    assert "clv/reference.parquet" in files and "clv/feature_importance.csv" not in files
+    assert "reference.parquet" in files and "feature_importance.csv" not in files
     reference = _artifact(result.run_id, "reference.parquet")
     assert "customer_id" not in reference.columns
     assert set(OUTPUT_COLUMNS) <= set(reference.columns) and "future_spend" in reference.columns

@@ -14,7 +14,7 @@ from training.clv.btyd import BGNBD, BTYDModel, GammaGamma
 from training.clv.gate import per_row_loss
 from training.clv.pyfunc import OUTPUT_COLUMNS, ClvModel, btyd_spec
 from training.clv.tiers import TIERS
-from training.core.promotion import GATES
+from training.core.families import gate_for
 from training.core.pyfunc_base import InputSpec
 
 PARAMS = BTYDModel(BGNBD(0.243, 4.414, 0.793, 2.426), GammaGamma(6.25, 3.74, 15.44)).params()
@@ -94,7 +94,7 @@ def test_lightgbm_model_answers_documented_columns_and_survives_pickling():
 
 
 def test_clv_gate_is_registered_with_a_scale_free_absolute_error():
-    gate = GATES["clv"]
+    gate = gate_for("clv")
     holdout = pd.DataFrame({"future_spend": [0.0, 10.0, 30.0]})
     output = pd.DataFrame({"predicted_spend": [5.0, 10.0, 20.0]})
     mean_actual = 40 / 3

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from crmlab.commands.train_clv import command
+from crmlab.commands.train import family_command
 from training.clv import train as clv_train
 from training.clv.inputs import problem_from_features
 from training.clv.pyfunc import OUTPUT_COLUMNS
@@ -24,7 +24,7 @@ def test_transaction_log_shape_trains_registers_and_promotes_via_cli(tmp_path, s
     path = tmp_path / "log.csv"
     renamed = sim_log.rename(columns={"customer_id": "cust", "date": "day", "amount": "spend"})
     renamed.to_csv(path, index=False)
-    result = CliRunner().invoke(command, [
+    result = CliRunner().invoke(family_command("clv"), [
         "--transactions", str(path), "--id", "cust", "--date", "day", "--amount", "spend",
         "--calibration-end", calibration_end, "--horizon-days", str(horizon), "--trials", "2", "--seed", "3",
         "--promote"])
@@ -34,7 +34,7 @@ def test_transaction_log_shape_trains_registers_and_promotes_via_cli(tmp_path, s
     version = client.get_model_version_by_alias("clv", "champion")
     assert version.tags["crmlab.family"] == "clv" and version.tags["clv.winner"] in {"btyd", "lightgbm"}
     assert version.tags["clv.shape"] == "transactions"
-    assert {"clv/comparison.csv", "clv/comparison.md", "clv/holdout_predictions.parquet", "clv/MODEL_CARD.md",
+    assert {"clv/comparison.csv", "clv/comparison.md", "clv/holdout_predictions.parquet",
             "clv/calibration_by_decile.png", "clv/clv_tiers.json"} <= _artifacts(version.run_id)
     predictions = pd.read_parquet(mlflow.artifacts.download_artifacts(
         run_id=version.run_id, artifact_path="clv/holdout_predictions.parquet"))
@@ -68,7 +68,7 @@ def test_features_shape_trains_both_winners_and_the_gate_compares_them(features_
                                  promote=True, settings=settings)
     assert (first.version, second.version) == ("1", "2") and second.winner == other
     # The gate compared the two on the challenger's holdout (which carries every model's inputs).
-    assert "mean loss diff" in second.promotion
+    assert "mean loss diff" in second.promotion.summary()
     tags = mlflow.MlflowClient().get_model_version("clv-f", "2").tags
     assert tags["gate.decision"] in {"promoted", "refused"} and "gate.mean_loss_diff" in tags
     out = mlflow.pyfunc.load_model("models:/clv-f/2").predict(problem.holdout)
@@ -78,7 +78,7 @@ def test_features_shape_trains_both_winners_and_the_gate_compares_them(features_
 
 def test_features_shape_needs_the_clean_data(features_world):
     features_dir, _ = features_world
-    result = CliRunner().invoke(command, ["--features", str(features_dir), "--trials", "1"])
+    result = CliRunner().invoke(family_command("clv"), ["--features", str(features_dir), "--trials", "1"])
     assert result.exit_code != 0 and "--data CLEAN_DIR" in result.output
 
 
@@ -89,7 +89,7 @@ def test_features_shape_needs_the_clean_data(features_world):
     (["--features", "f", "--id", "c"], "go with --transactions"),
 ])
 def test_cli_usage_errors(args, words):
-    result = CliRunner().invoke(command, args)
+    result = CliRunner().invoke(family_command("clv"), args)
     assert result.exit_code == 2 and words in result.output
 
 
@@ -97,7 +97,7 @@ def test_cli_names_the_bad_row_of_a_transaction_log(tmp_path):
     path = tmp_path / "log.csv"
     pd.DataFrame({"c": ["a", "b", "a"], "d": ["2021-01-01", "2021-01-02", "2021-02-01"],
                   "x": [5.0, -3.0, 4.0]}).to_csv(path, index=False)
-    result = CliRunner().invoke(command, ["--transactions", str(path), "--id", "c", "--date", "d",
+    result = CliRunner().invoke(family_command("clv"), ["--transactions", str(path), "--id", "c", "--date", "d",
                                           "--amount", "x", "--calibration-end", "2021-01-20"])
     assert result.exit_code == 1
     assert "column 'x', row 2" in result.output and "negative" in result.output

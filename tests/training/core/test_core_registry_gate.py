@@ -45,7 +45,6 @@ def toy_gate(monkeypatch):
         checks=lambda out, hold: {"probabilities_in_range": bool(out["p"].between(0, 1).all())},
         tolerance=0.002,
     )
-    monkeypatch.setitem(promotion.GATES, "toy", spec)
     return spec
 
 
@@ -106,18 +105,18 @@ def test_gate_first_version_then_refuses_worse_and_force_is_recorded(toy_gate):
     client = mlflow.MlflowClient()
     holdout = _holdout()
     _register(ShiftModel(1.0))
-    first = promotion.promote("toy", settings=get_settings())
+    first = promotion.promote("toy", settings=get_settings(), extra_gates={"toy": toy_gate})
     assert first.promoted and "first version" in first.reason
     assert str(client.get_model_version_by_alias("toy", "champion").version) == "1"
 
     _register(ShiftModel(-1.5), holdout=holdout)  # worse, with its own logged test split
-    refused = promotion.promote("toy", settings=get_settings())
+    refused = promotion.promote("toy", settings=get_settings(), extra_gates={"toy": toy_gate})
     assert not refused.promoted and refused.mean_diff > 0 and refused.ci_high >= toy_gate.tolerance
     assert refused.holdout_source.startswith("the challenger's test split") and refused.rows == len(holdout)
     assert str(client.get_model_version_by_alias("toy", "champion").version) == "1"
     assert client.get_model_version("toy", "2").tags["gate.decision"] == "refused"
 
-    forced = promotion.promote("toy", force=True, settings=get_settings())
+    forced = promotion.promote("toy", force=True, settings=get_settings(), extra_gates={"toy": toy_gate})
     assert forced.promoted and forced.forced
     tags = client.get_model_version("toy", "2").tags
     assert tags["gate.forced"] == "true" and tags["gate.decision"] == "promoted"

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 import training.segments  # noqa: F401  (registers the gate)
-from training.core.promotion import GATES
+from training.core.families import gate_for
 from training.segments.gate import CHAMPION_COLUMN, checks, per_row_loss
 from training.segments.synthetic import synthetic_features
 
@@ -22,7 +22,7 @@ def _out(ids: np.ndarray) -> pd.DataFrame:
 
 
 def test_gate_is_registered_on_import():
-    assert GATES["segments"].per_row_loss is per_row_loss and GATES["segments"].tolerance > 0
+    assert gate_for("segments").per_row_loss is per_row_loss and gate_for("segments").tolerance > 0
 
 
 def test_true_segments_have_lower_loss_than_shuffled(holdout):

@@ -33,18 +33,19 @@ def test_first_training_registers_named_segments_and_artifacts():
     assert run_metrics["imputed_rows.sessions_90d"] == 10 and run_metrics["stability"] >= 0.9
     assert adjusted_rand_score(truth, result.assignments["segment_id"]) >= 0.7
     assert set(result.names.values()) == EXPECTED_NAMES
-    assert result.decision.promoted and result.version == "1"
+    assert result.promotion.promoted and result.version == "1"
 
     client = mlflow.MlflowClient()
     version = client.get_model_version_by_alias("segments", "champion")
     assert version.tags["crmlab.family"] == "segments" and version.tags["segments.k"] == "5"
     assert version.tags["segments.matched_to"] == "none"
-    artifacts = {a.path for a in client.list_artifacts(result.run_id, "segments")}
-    for name in ("personas.md", "personas.csv", "id_match.csv", "candidates.csv", "elbow.png",
-                 "silhouette_by_k.png", "map_pca.png", "map_tsne.png"):
-        assert f"segments/{name}" in artifacts
+    artifacts = {a.path for folder in ("segments", "plots") for a in client.list_artifacts(result.run_id, folder)}
+    for name in ("segments/personas.md", "segments/personas.csv", "segments/id_match.csv",
+                 "segments/candidates.csv", "plots/elbow.png", "plots/silhouette_by_k.png", "plots/map_pca.png",
+                 "plots/map_tsne.png"):
+        assert name in artifacts
     if result.config.algorithm == "ward":
-        assert "segments/dendrogram.png" in artifacts
+        assert "plots/dendrogram.png" in artifacts
     holdout = pd.read_parquet(mlflow.artifacts.download_artifacts(run_id=result.run_id,
                                                                   artifact_path="holdout.parquet"))
     assert "customer_id" not in holdout.columns and len(holdout) > 0
@@ -67,7 +68,7 @@ def test_retraining_on_a_fresh_sample_keeps_ids_and_names():
     assert second.match.kept_share >= 0.9
     assert second.names == first.names and second.match.new_ids == [] and second.match.vanished_ids == []
     assert adjusted_rand_score(truth, second.assignments["segment_id"]) >= 0.7
-    assert second.decision.promoted, second.decision.summary()
+    assert second.promotion.promoted, second.promotion.summary()
     tags = mlflow.MlflowClient().get_model_version("segments", second.version).tags
     assert tags["segments.matched_to"] == first.version
     assert float(tags["segments.kept_share"]) >= 0.9
@@ -80,8 +81,8 @@ def test_challenger_that_reshuffles_customers_is_refused():
     coarse = train_segments(frame, settings=get_settings(), trials=1, seed=3, promote=True,
                             space=SearchSpace(k_min=2, k_max=2, fit_rows=1200, eval_rows=600, resamples=1))
     assert coarse.config.k == 2 and coarse.match.kept_share < 0.9
-    assert not coarse.decision.promoted
-    assert coarse.decision.checks["ids_kept_ge_90pct"] is False
+    assert not coarse.promotion.promoted
+    assert coarse.promotion.checks["ids_kept_ge_90pct"] is False
     # 5 champion segments cannot all survive in 2: at least 3 vanish, and any new ID is above the old ones
     assert len(coarse.match.vanished_ids) >= 3 and all(i > 5 for i in coarse.match.new_ids)
     assert len(coarse.match.vanished_ids) + len(coarse.match.kept_names) == 5

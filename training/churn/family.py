@@ -1,0 +1,59 @@
+"""The churn family object (row ``churn`` of ``training.core.families.FAMILIES``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+from training.churn import gate, train
+from training.churn.inputs import ChurnData, ChurnInputError
+from training.core.family import Fitted, MonitoringSpec, ProfileSpec, RunContext, SourceOption, SourceUsageError
+from training.core.promotion import GateSpec
+from training.core.tabular import TableError
+from training.settings import Settings
+
+
+class ChurnFamily:
+    name = "churn"
+    default_model_name = "churn"
+    summary = "Churn probability: tuned LightGBM vs logistic baseline, calibrated, with reasons."
+    source_options = (
+        SourceOption("--features", "features_dir", "Features folder (features.parquet + features_meta.json) "
+                     "from `crmlab features`.", "dir"),
+        SourceOption("--table", "table", "A customer table (CSV or Parquet) instead of crmlab features.", "file"),
+        SourceOption("--target", "target", "Target column of --table (binary, or see --positive)."),
+        SourceOption("--id", "id_col", "Customer id column of --table (unique per row)."),
+        SourceOption("--positive", "positive", "Target value meaning 'churned' (needed when the target is "
+                     "not yes/no, true/false, 1/0)."),
+    )
+    monitoring = MonitoringSpec(
+        task="binary", numeric_outputs=("churn_probability",), categorical_outputs=("risk_band",),
+        label="churned", score="churn_probability", group="risk_band", ignored_outputs=("top_reasons",),
+        active_population=True)
+    profile = ProfileSpec(outputs=("churn_probability", "risk_band", "top_reasons"), required=True)
+    input_errors = (ChurnInputError, TableError)
+
+    def gate(self) -> GateSpec:
+        return gate.GATE
+
+    def load(self, source: Mapping[str, Any], settings: Settings) -> ChurnData:
+        features_dir, table = source.get("features_dir"), source.get("table")
+        if bool(features_dir) == bool(table):
+            raise SourceUsageError("give exactly one input: --features DIR or --table PATH")
+        if table and not (source.get("target") and source.get("id_col")):
+            raise SourceUsageError("--table needs --target COL and --id COL")
+        if features_dir and any(source.get(k) for k in ("target", "id_col", "positive")):
+            raise SourceUsageError("--target/--id/--positive go with --table")
+        return train.load_churn_data(features_dir, table=table, target=source.get("target"),
+                                     id_col=source.get("id_col"), positive=source.get("positive"))
+
+    def fingerprint(self, data: ChurnData) -> pd.DataFrame:
+        return data.frame
+
+    def fit(self, data: ChurnData, run: RunContext) -> Fitted:
+        return train.fit(data, run)
+
+
+FAMILY = ChurnFamily()
