@@ -55,12 +55,12 @@ class ChurnData:
 
 def from_features_dir(features_dir: str | Path) -> ChurnData:
     """crmlab features -> ChurnData (labels as 0/1; unlabelled rows reported and left out)."""
-    from training.features.output import read_features
+    from training.core.feature_meta import read_features_dir
 
     features_dir = Path(features_dir)
     path = features_dir / "features.parquet"
     try:
-        frame, meta = read_features(features_dir)
+        frame, meta = read_features_dir(features_dir)
     except FileNotFoundError:
         raise ChurnInputError(f"--features {features_dir}: no features.parquet there; run `crmlab features` "
                               "first (or give --table PATH --target COL --id COL)") from None
@@ -111,33 +111,16 @@ def from_table(path: str | Path, *, target: str, id_col: str, positive: str | No
 
 
 def _feature_columns(frame: pd.DataFrame, meta: dict) -> tuple[list[str], list[str], list[str]]:
-    listed = meta.get("feature_columns") or meta.get("features")
-    if isinstance(listed, dict):
-        listed = list(listed)
-    if isinstance(listed, list) and listed and isinstance(listed[0], dict):
-        listed = [item.get("name") for item in listed]
-    candidates = [c for c in (listed or frame.columns) if c in frame.columns and c not in NON_FEATURES]
-    declared = set(meta.get("categorical_features") or [])
-    features, categorical, notes = [], [], []
-    for col in candidates:
-        values = frame[col]
-        if col in declared:
-            features.append(col)
-            categorical.append(col)
-        elif pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
-            features.append(col)
-        elif (pd.api.types.is_string_dtype(values) or pd.api.types.is_object_dtype(values)
-              or isinstance(values.dtype, pd.CategoricalDtype)):
-            features.append(col)
-            categorical.append(col)
-        else:
-            notes.append(f"feature {col!r} ({values.dtype}) is neither numeric nor text: not used")
-    if not features:
+    """Core rule (``training.core.feature_meta.model_inputs``), then churn's own requirements."""
+    from training.core.feature_meta import model_inputs
+
+    columns = model_inputs(frame, meta, NON_FEATURES)
+    if not columns.features:
         raise ChurnInputError("the features hold no usable feature column (numeric or text)")
     if frame[LABEL].nunique() < 2:
         raise ChurnInputError(f"{LABEL!r} has one class only among {len(frame)} labelled rows: need both "
                               "churned and retained customers (a longer history or another cutoff)")
-    return features, categorical, notes
+    return columns.features, columns.categorical, columns.notes
 
 
 def catalog_labels() -> dict[str, str]:

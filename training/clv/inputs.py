@@ -111,11 +111,11 @@ def problem_from_features(features_dir: str | Path, *, data_dir: str | Path | No
 
 
 def load_features(features_dir: str | Path) -> tuple[pd.DataFrame, dict]:
-    from training.features.output import read_features
+    from training.core.feature_meta import read_features_dir
 
     features_dir = Path(features_dir)
     try:
-        frame, meta = read_features(features_dir)
+        frame, meta = read_features_dir(features_dir)
     except FileNotFoundError:
         raise ClvInputError(f"--features {features_dir}: no features.parquet there; "
                             "run crmlab features first.") from None
@@ -127,18 +127,13 @@ def load_features(features_dir: str | Path) -> tuple[pd.DataFrame, dict]:
 
 
 def feature_columns(frame: pd.DataFrame, meta: dict) -> tuple[list[str], list[str]]:
-    """Model inputs: the meta's ``features`` and ``categorical_features``, else every non-id/label column."""
-    listed = meta.get("features") or list(frame.columns)
-    columns = [c for c in listed if c not in NON_FEATURES and c in frame.columns]
-    absent = [c for c in listed if c not in frame.columns]
-    if absent:
-        raise ClvInputError(f"features.parquet lacks feature column(s) {absent} listed in "
-                            "features_meta.json; rebuild the features with crmlab features.")
-    declared = meta.get("categorical_features")
-    categorical = ([c for c in declared if c in columns] if declared is not None else
-                   [c for c in columns if not (pd.api.types.is_numeric_dtype(frame[c])
-                                               or pd.api.types.is_bool_dtype(frame[c]))])
-    return columns, categorical
+    """Model inputs by the core rule (``training.core.feature_meta.model_inputs``)."""
+    from training.core.feature_meta import model_inputs
+
+    columns = model_inputs(frame, meta, NON_FEATURES)
+    if not columns.features:
+        raise ClvInputError("the features hold no usable feature column (numeric or text)")
+    return columns.features, columns.categorical
 
 
 def load_clean_transactions(data_dir: str | Path) -> pd.DataFrame:

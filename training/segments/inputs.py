@@ -88,7 +88,7 @@ class FeatureSpec:
 
 def read_features(features_dir: str | Path) -> pd.DataFrame:
     """``features.parquet`` of a features dir, keeping the latest cutoff when several are stacked."""
-    from training.features.output import read_features as read_features_dir
+    from training.core.feature_meta import read_features_dir
 
     try:
         frame, meta = read_features_dir(Path(features_dir))

@@ -126,9 +126,10 @@ def test_gate_first_version_then_refuses_worse_and_force_is_recorded(toy_gate):
 
 def test_gate_promotes_an_equal_or_better_challenger_on_an_explicit_holdout(toy_gate):
     _register(ShiftModel(0.0))
-    promotion.promote("toy", settings=get_settings())
+    promotion.promote("toy", settings=get_settings(), extra_gates={"toy": toy_gate})
     _register(ShiftModel(1.0))
-    decision = promotion.promote("toy", holdout=_holdout(seed=1), settings=get_settings())
+    decision = promotion.promote("toy", holdout=_holdout(seed=1), settings=get_settings(),
+                                  extra_gates={"toy": toy_gate})
     assert decision.promoted and not decision.forced and decision.mean_diff < 0
     assert decision.checks == {"probabilities_in_range": True}
     assert decision.holdout_source == "the given holdout"
