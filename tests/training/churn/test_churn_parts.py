@@ -135,6 +135,7 @@ def test_features_dir_errors_say_what_to_do(tmp_path):
 
 def test_lightgbm_tuning_is_reproducible_by_seed(tmp_path):
     from training.churn.train import prepare, tune_lightgbm
+    from training.core.family import RunContext
     from training.settings import get_settings
     from training.tracking import tracked_run
 
@@ -143,8 +144,9 @@ def test_lightgbm_tuning_is_reproducible_by_seed(tmp_path):
     settings = get_settings()
 
     def tune(name: str, seed: int) -> list[tuple[dict, float]]:
-        _, study = tune_lightgbm(data, parts, trials=2, timeout=None, seed=seed, storage=None, study_name=name,
-                                 settings=settings)
+        run = RunContext(family="churn", model_name="churn", seed=seed, trials=2, timeout=None, storage=None,
+                         study_name=name, settings=settings, plots_dir=tmp_path, files_dir=tmp_path)
+        _, study = tune_lightgbm(data, parts, run)
         return [(t.params, t.value) for t in study.trials]
 
     with tracked_run(settings, "repro"):
