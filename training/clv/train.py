@@ -19,6 +19,7 @@ from training.clv.metrics import PRIMARY_METRIC, comparison_table, pick_winner
 from training.clv.pyfunc import TIERS_ARTIFACT, ClvModel, btyd_spec
 from training.clv.tiers import fit_tier_thresholds, save_thresholds
 from training.core.family import Fitted, ModelCard, RunContext, TrainResult
+from training.core.lgbm_search import TunedBooster
 from training.core.pyfunc_base import InputSpec
 from training.settings import Settings
 
@@ -37,6 +38,15 @@ class ClvDetails:
     winner: str
     comparison: pd.DataFrame
     thresholds: dict[str, float]
+
+
+def tune_lightgbm(problem: ClvProblem, run: RunContext) -> TunedBooster:
+    """The shared LightGBM search (``core.lgbm_search``), selected on validation Poisson deviance."""
+    from training.core.lgbm_search import tune_lightgbm as tune
+
+    return tune((problem.train[problem.features], problem.train[LABEL].astype(float)),
+                (problem.valid[problem.features], problem.valid[LABEL].astype(float)), task=TASK, run=run,
+                categorical=problem.categorical, extra_params={"metric": SELECTION_METRIC})
 
 
 def lgbm_spec(problem: ClvProblem) -> InputSpec:
@@ -82,7 +92,6 @@ def fit(problem: ClvProblem, run: RunContext) -> Fitted:
     import mlflow
 
     from training.clv import report
-    from training.core.lgbm_search import tune_lightgbm
 
     mlflow.log_params({"shape": problem.shape, "horizon_days": problem.horizon_days,
                        "rows_train": len(problem.train), "rows_valid": len(problem.valid),
@@ -93,9 +102,7 @@ def fit(problem: ClvProblem, run: RunContext) -> Fitted:
     mlflow.log_params(btyd.params())
     btyd_spend, p_alive = predict_from_inputs(btyd, problem.holdout, problem.horizon_days)
     run.log(f"[clv] tuning LightGBM ({run.trials} trials) on {len(problem.train)} rows")
-    tuned = tune_lightgbm((problem.train[problem.features], problem.train[LABEL].astype(float)),
-                          (problem.valid[problem.features], problem.valid[LABEL].astype(float)), task=TASK,
-                          run=run, categorical=problem.categorical, extra_params={"metric": SELECTION_METRIC})
+    tuned = tune_lightgbm(problem, run)
     booster = tuned.booster
     predictions = {"btyd": btyd_spend, "lightgbm": lgbm_holdout_spend(booster, problem, problem.holdout)}
     table = comparison_table(problem.holdout[LABEL].to_numpy(float), predictions).loc[list(MODELS)]

@@ -9,12 +9,15 @@ seed 4 0.782 vs 0.822. The test runs seed 1 (deterministic: seeded TPE, single-t
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 from scipy.stats import spearmanr
 
 from training.clv.btyd import BTYDModel, predict_from_inputs
 from training.clv.inputs import problem_from_transactions
 from training.clv.train import tune_lightgbm
+from training.core.family import RunContext
 from training.core.lgbm import as_lgbm_frame
 from training.settings import get_settings
 from training.tracking import tracked_run
@@ -39,8 +42,9 @@ def test_lightgbm_ranks_expected_spend_at_least_as_well_as_bgnbd():
     baseline, _ = predict_from_inputs(BTYDModel.fit(problem.btyd_population), problem.holdout, HORIZON)
     settings = get_settings()
     with tracked_run(settings, "clv-world"):  # trials are logged as nested runs of an active run
-        booster, _, _ = tune_lightgbm(problem, trials=3, timeout=None, seed=0, storage=None,
-                                      study_name="world", settings=settings)
+        run = RunContext(family="clv", model_name="clv", seed=0, trials=3, timeout=None, storage=None,
+                         study_name="world", settings=settings, plots_dir=Path("."), files_dir=Path("."))
+        booster = tune_lightgbm(problem, run).booster
     lgbm = booster.predict(as_lgbm_frame(problem.holdout[problem.features], [])) * problem.lgbm_scale
 
     rho_baseline = spearmanr(truth, baseline).statistic
