@@ -33,7 +33,7 @@ class SegmentsFamily:
     def load(self, source: Mapping[str, Any], settings: Settings) -> train.SegmentsData:
         if not source.get("features_dir"):
             raise SourceUsageError("give the input: --features DIR")
-        return train.SegmentsData.build(source["features_dir"])
+        return train.SegmentsData.build(source["features_dir"], seed=settings.seed)
 
     def fingerprint(self, data: train.SegmentsData) -> pd.DataFrame:
         return data.fingerprint()

@@ -50,14 +50,21 @@ class Champion:
 
 @dataclass
 class SegmentsData:
-    """The latest cutoff's customers and the search space (what ``SegmentsFamily.load`` returns)."""
+    """The latest cutoff's customers, the search space and the fitting sample (``SegmentsFamily.load``).
+
+    Built before any run opens, so degenerate inputs (too few or identical customers) fail without one.
+    """
 
     frame: pd.DataFrame
     spec: FeatureSpec
     space: SearchSpace
+    fit_rows: np.ndarray
+    sample: pd.DataFrame
+    search: SearchData
 
     @classmethod
-    def build(cls, features: str | Path | pd.DataFrame, space: SearchSpace | None = None) -> SegmentsData:
+    def build(cls, features: str | Path | pd.DataFrame, space: SearchSpace | None = None, *,
+              seed: int) -> SegmentsData:
         space = space or SearchSpace()
         frame = latest_cutoff(features) if isinstance(features, pd.DataFrame) else read_features(features)
         spec = select_features(frame)
@@ -66,7 +73,9 @@ class SegmentsData:
                 f"{len(frame)} customer(s) cannot form {space.k_min} or more segments: segmentation needs "
                 "at least a few hundred customers; check the features dir."
             )
-        return cls(frame, spec, space)
+        fit_rows = sample_rows(len(frame), space.fit_rows, seed)
+        sample = frame.iloc[fit_rows].reset_index(drop=True)
+        return cls(frame, spec, space, fit_rows, sample, SearchData.build(sample, spec, space, seed))
 
     def fingerprint(self) -> pd.DataFrame:
         return self.frame[[c for c in ("customer_id", *self.spec.inputs) if c in self.frame]]
@@ -91,8 +100,10 @@ def train_segments(features: str | Path | pd.DataFrame, *, settings: Settings, t
     """``train_family`` for segments; ``features`` is a features dir or its frame."""
     from training.core.lifecycle import train_family
 
-    return train_family(FAMILY, data=SegmentsData.build(features, space), model_name=model_name, trials=trials,
-                        timeout=timeout, seed=seed, storage=storage, promote=promote, settings=settings)
+    seed = settings.seed if seed is None else seed
+    return train_family(FAMILY, data=SegmentsData.build(features, space, seed=seed), model_name=model_name,
+                        trials=trials, timeout=timeout, seed=seed, storage=storage, promote=promote,
+                        settings=settings)
 
 
 def fit(data: SegmentsData, run: RunContext) -> Fitted:
@@ -100,9 +111,7 @@ def fit(data: SegmentsData, run: RunContext) -> Fitted:
     import mlflow
 
     frame, spec, space, seed = data.frame, data.spec, data.space, run.seed
-    fit_rows = sample_rows(len(frame), space.fit_rows, seed)
-    sample = frame.iloc[fit_rows].reset_index(drop=True)
-    search_data = SearchData.build(sample, spec, space, seed)
+    fit_rows, sample, search_data = data.fit_rows, data.sample, data.search
     run.log(f"segments: {len(frame):,} customers, fitting sample {len(sample):,}, "
             f"{len(spec.columns)} features in {len(spec.groups)} groups")
     mlflow.log_params({"customers": len(frame), "fit_rows": len(sample), "eval_rows": len(search_data.eval_rows),

@@ -16,7 +16,7 @@ SPACE = SearchSpace(k_min=2, k_max=6, fit_rows=800, eval_rows=400, resamples=2)
 
 
 def _artifact(run_id: str, name: str) -> pd.DataFrame:
-    local = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=f"segments/{name}")
+    local = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=name)
     return pd.read_parquet(local) if name.endswith(".parquet") else pd.read_csv(local)
 
 
