@@ -9,7 +9,15 @@ import pandas as pd
 
 from training.churn import gate, train
 from training.churn.inputs import ChurnData, ChurnInputError
-from training.core.family import Fitted, MonitoringSpec, ProfileSpec, RunContext, SourceOption, SourceUsageError
+from training.core.family import (
+    FEATURES_OPTION,
+    Fitted,
+    MonitoringSpec,
+    ProfileSpec,
+    RunContext,
+    SourceOption,
+    SourceUsageError,
+)
 from training.core.promotion import GateSpec
 from training.core.tabular import TableError
 from training.settings import Settings
@@ -20,8 +28,7 @@ class ChurnFamily:
     default_model_name = "churn"
     summary = "Churn probability: tuned LightGBM vs logistic baseline, calibrated, with reasons."
     source_options = (
-        SourceOption("--features", "features_dir", "Features folder (features.parquet + features_meta.json) "
-                     "from `crmlab features`.", "dir"),
+        FEATURES_OPTION,
         SourceOption("--table", "table", "A customer table (CSV or Parquet) instead of crmlab features.", "file"),
         SourceOption("--target", "target", "Target column of --table (binary, or see --positive)."),
         SourceOption("--id", "id_col", "Customer id column of --table (unique per row)."),

@@ -10,7 +10,15 @@ import pandas as pd
 from training.clv import gate, train
 from training.clv.inputs import LABEL, ClvProblem, problem_from_features, problem_from_transactions
 from training.clv.transactions import ClvInputError
-from training.core.family import Fitted, MonitoringSpec, ProfileSpec, RunContext, SourceOption, SourceUsageError
+from training.core.family import (
+    FEATURES_OPTION,
+    Fitted,
+    MonitoringSpec,
+    ProfileSpec,
+    RunContext,
+    SourceOption,
+    SourceUsageError,
+)
 from training.core.promotion import GateSpec
 from training.settings import Settings
 
@@ -23,8 +31,7 @@ class ClvFamily:
     default_model_name = "clv"
     summary = "Customer lifetime value: BG/NBD + Gamma-Gamma vs tuned LightGBM; the winner is registered."
     source_options = (
-        SourceOption("--features", "features_dir", "Features folder (features.parquet + features_meta.json) "
-                     "from `crmlab features`.", "dir"),
+        FEATURES_OPTION,
         SourceOption("--data", "data_dir", "Clean data folder (`crmlab ingest --out`), for the BG/NBD inputs "
                      "of the features shape.", "dir"),
         SourceOption("--transactions", "transactions", "A transaction log (CSV, TSV, whitespace-separated .txt, "

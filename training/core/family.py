@@ -77,6 +77,11 @@ class SourceOption:
     kind: Literal["dir", "file", "text", "int", "flag"] = "text"
 
 
+# The input most families read: a crmlab features directory.
+FEATURES_OPTION = SourceOption("--features", "features_dir", "Features folder (features.parquet + "
+                               "features_meta.json) from `crmlab features`.", "dir")
+
+
 @dataclass
 class ModelCard:
     """A model's card: the summary becomes the registry description, the body ``model_card.md``."""
