@@ -245,6 +245,11 @@ class Available:
     def has(self, needs: Iterable[str]) -> bool:
         return all(n in self.inputs for n in needs)
 
+    @classmethod
+    def everything(cls, vocabulary: Vocabulary) -> Available:
+        """Every input the catalog knows (all four tables with every role), e.g. for a full column list."""
+        return cls(frozenset(n for spec in FEATURES for n in spec.needs), vocabulary)
+
 
 def concrete(spec: FeatureSpec, available: Available) -> tuple[FeatureSpec, ...]:
     """The columns one catalog entry gives on this data: none when an input is absent."""
