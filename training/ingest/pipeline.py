@@ -114,12 +114,15 @@ def ingest(source: str | Path | DataSchema, out_dir: Path, settings: Settings, *
     """
     if chunk_rows < 1:
         raise IngestError(f"chunk_rows must be a positive number of rows, got {chunk_rows}")
-    try:
-        key = settings.resolved_pii_key()
-    except RuntimeError as exc:
-        raise IngestError(str(exc)) from exc
     out_dir = Path(out_dir)
     raw_source = open_source(source)
+    key = b""
+    if any(getattr(t, "pii", None) is not None and t.pii.hash for t in raw_source.schema.tables().values()):
+        try:  # only an export with columns to pseudonymise needs the key
+            key = settings.resolved_pii_key()
+        except RuntimeError as exc:
+            raw_source.close()
+            raise IngestError(str(exc)) from exc
     paths = {table: out_dir / f"{table}.parquet" for table in raw_source.specs}
     paths["quarantine"] = out_dir / "quarantine.parquet"
     try:
