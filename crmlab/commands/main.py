@@ -72,8 +72,9 @@ def command(ctx: click.Context, source: Path | None, customers: int, seed: int |
     with tracked_run(settings, run_name="main", tags={"crmlab.command": "main"}) as main_run:
         import mlflow
 
-        mlflow.log_params({"source": str(source or "generated"), "seed": settings.seed, "trials": trials,
-                           "workdir": str(workdir), "force": force,
+        # names differ from the MLproject parameters, which `mlflow run` has already logged as given
+        mlflow.log_params({"data_source": str(source or "generated"), "seed": settings.seed, "trials": trials,
+                           "workdir": str(workdir), "force_rerun": force,
                            **({"customers": customers, "drift": drift} if source is None else {})})
         step = _Steps(ctx, main_run.info.experiment_id, force)
         if source is None:
@@ -84,7 +85,7 @@ def command(ctx: click.Context, source: Path | None, customers: int, seed: int |
              source=str(source), out_dir=clean, demo=None)
         plan = _plan(clean, horizon, cutoffs)
         click.echo(plan.describe())
-        mlflow.log_params({"cutoffs": ",".join(d.isoformat() for d in plan.training),
+        mlflow.log_params({"training_cutoffs": ",".join(d.isoformat() for d in plan.training),
                            "current_cutoff": plan.current.isoformat()})
         step("features", inputs=[clean], outputs=[feats / "features.parquet"], data_dir=clean,
              cutoffs=",".join(d.isoformat() for d in plan.training), horizon_days=horizon, out_dir=feats)
