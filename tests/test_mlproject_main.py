@@ -87,3 +87,61 @@ def test_no_raw_pii_leaves_ingestion(main_run):
     assert pii_hits(home / "data" / "raw", pii[:50]), "control: the raw world must hold identifiers"
     hits = pii_hits(home, pii, skip=home / "data" / "raw")
     assert not hits, f"raw identifiers escaped ingestion: {hits[:10]}"
+
+
+# --- Your own data: the CDNOW transaction log through `main --source` ------------------------------
+
+CDNOW_CUSTOMERS = 2357  # tests/data/cdnow_sample/README.md
+
+
+@pytest.fixture(scope="module")
+def cdnow_run(tmp_path_factory) -> dict:
+    """`mlflow run . -e main -P source=examples/cdnow/schema.yaml` (no generated world, no PII key), then
+    the same command again, which must reuse every finished step."""
+    home = tmp_path_factory.mktemp("cdnow")
+    uri = f"sqlite:///{home / 'mlflow.db'}"
+    client = MlflowClient(uri)
+    client.search_experiments()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "CRMLAB_"))}
+    env.update({"MLFLOW_TRACKING_URI": uri, "DO_NOT_TRACK": "1",
+                "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"})
+    cmd = [sys.executable, "-m", "mlflow", "run", str(REPO), "-e", "main", "--env-manager", "local",
+           "-P", f"source={REPO / 'examples' / 'cdnow' / 'schema.yaml'}", "-P", "trials=2",
+           "-P", f"workdir={home / 'data'}"]
+    logs = []
+    for _ in range(2):
+        proc = subprocess.run(cmd, cwd=home, env=env, capture_output=True, text=True, timeout=1500)
+        assert proc.returncode == 0, f"mlflow run failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}"
+        logs.append(proc.stdout + proc.stderr)
+    return {"home": home, "uri": uri, "client": client, "logs": logs}
+
+
+def test_cdnow_chain_registers_every_champion(cdnow_run):
+    client = cdnow_run["client"]
+    for name in ("churn", "clv", "segments", "customer_profile"):
+        assert client.get_model_version_by_alias(name, "champion").version == "1", name
+    assert "cutoffs 1997-10-04, 1998-01-02, 1998-04-02; current batch 1998-07-01" in cdnow_run["logs"][0]
+
+
+def test_cdnow_features_hold_only_what_a_transaction_log_supports(cdnow_run):
+    current = pd.read_parquet(cdnow_run["home"] / "data" / "features_current" / "features.parquet")
+    assert len(current) == CDNOW_CUSTOMERS and current["customer_id"].is_unique
+    assert {"recency_days", "frequency", "monetary_total", "units_per_order"} <= set(current.columns)
+    for absent in ("tenure_days", "sessions_30d", "orders_trend_30d", "n_categories"):
+        assert absent not in current.columns  # no customers/events/products table: left out, not zero
+
+
+def test_cdnow_scores_every_customer_and_monitoring_reports(cdnow_run):
+    home = cdnow_run["home"]
+    scores = pd.read_parquet(home / "data" / "scores" / "customer_scores.parquet")
+    assert len(scores) == CDNOW_CUSTOMERS and scores["customer_id"].is_unique
+    assert scores["churn_probability"].between(0, 1).all() and scores["segment_id"].notna().all()
+    assert (home / "reports" / "index.html").exists()
+    assert list((home / "reports").glob("*/*.html")), "no monitoring report"
+
+
+def test_cdnow_rerun_reuses_every_finished_step(cdnow_run):
+    again = cdnow_run["logs"][1]
+    for step in ("ingest", "features", "train churn", "train clv", "train segments", "profile", "score"):
+        assert f"== crmlab {step}: inputs, parameters and code unchanged; reusing run" in again, step
+    assert "Successfully registered model" not in again

@@ -8,9 +8,14 @@ records stay joinable across runs.
 from __future__ import annotations
 
 import hashlib
+import re
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from training.ingest.contracts import TableSpec
 
 # Direct identifiers of the raw customers table (docs/DATA_MODEL.md section 1).
 DROPPED_PII: tuple[str, ...] = ("full_name", "phone")
@@ -59,11 +64,40 @@ def normalise_email(emails: pd.Series) -> pd.Series:
 
 def pseudonymise_customers(df: pd.DataFrame, key: bytes) -> pd.DataFrame:
     """Customers without direct identifiers: name and phone dropped, e-mail replaced by its HMAC."""
-    out = df.drop(columns=[c for c in DROPPED_PII if c in df.columns])
-    for raw, hashed in HASHED_PII.items():
+    return pseudonymise(df.drop(columns=[c for c in DROPPED_PII if c in df.columns]), key, list(HASHED_PII))
+
+
+def pseudonymise(df: pd.DataFrame, key: bytes, columns: list[str]) -> pd.DataFrame:
+    """Each listed column replaced, in place, by ``<name>_hmac`` (text trimmed and lower-cased first, so
+    ``Ann@X.org `` and ``ann@x.org`` share a pseudonym)."""
+    out = df
+    for raw in columns:
         if raw in out.columns:
             position = out.columns.get_loc(raw)
             hashed_values = hmac_hex(normalise_email(out[raw]), key)
             out = out.drop(columns=[raw])
-            out.insert(position, hashed, hashed_values)
+            out.insert(position, f"{raw}_hmac", hashed_values)
     return out
+
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
+# a phone number is written with a + or separators: plain digit strings are ids, not phones
+_PHONE = re.compile(r"^(?!\d{4}-\d{2}-\d{2}$)(?=(?:\D*\d){7,15}\D*$)(?:\+|00)?[\d\s().-]*[\s().-][\d\s().-]*$"
+                    r"|^\+\d{7,15}$")
+_SAMPLE = 500
+
+
+def undeclared_pii(frame: pd.DataFrame, spec: TableSpec) -> tuple[str, str] | None:
+    """(column, "e-mail addresses" | "phone numbers") of a read text column most of whose values look
+    like direct identifiers; hashed columns (``*_hmac``) are already pseudonymised."""
+    for column, col in spec.columns.items():
+        if col.kind not in ("id", "text", "category") or column.endswith("_hmac") or column not in frame:
+            continue
+        values = frame[column].dropna()
+        if not (pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)) or not len(values):
+            continue
+        sample = values.head(_SAMPLE).astype(str).str.strip()
+        for pattern, what in ((_EMAIL, "e-mail addresses"), (_PHONE, "phone numbers")):
+            if sample.str.match(pattern).mean() >= 0.5:
+                return column, what
+    return None

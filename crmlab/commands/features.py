@@ -25,7 +25,11 @@ def _horizon(ctx: click.Context, param: click.Parameter, value: float | None) ->
               help="Label window length in days (default: CRMLAB_HORIZON_DAYS or 90).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("data/features"),
               show_default=True, help="Folder for features.parquet and features_meta.json.")
-def command(data_dir: Path, cutoffs: str, horizon_days: int | None, out_dir: Path) -> None:
+@click.option("--vocabulary-from", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Reuse the categories/channels learned by this (training) features directory, so a "
+                   "scoring batch has the models' columns; later values count as missing.")
+def command(data_dir: Path, cutoffs: str, horizon_days: int | None, out_dir: Path,
+            vocabulary_from: Path | None = None) -> None:
     """Build features from data strictly before each cutoff and labels from [cutoff, cutoff + horizon).
 
     Cleaning statistics are fitted per cutoff on earlier rows only. One MLflow run ("features") records
@@ -51,7 +55,8 @@ def command(data_dir: Path, cutoffs: str, horizon_days: int | None, out_dir: Pat
             console.log(message)
 
         try:
-            result = run_features(data_dir, days, horizon_days, out_dir, settings, progress=progress)
+            result = run_features(data_dir, days, horizon_days, out_dir, settings, progress=progress,
+                                  vocabulary_from=vocabulary_from)
         except (CleanDataError, ValueError) as err:
             raise click.ClickException(str(err)) from None
     meta = result.feature_set.meta

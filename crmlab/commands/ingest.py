@@ -10,16 +10,13 @@ from crmlab.commands.options import demo_option
 
 
 @click.command("ingest")
-@click.option("--source", required=True, metavar="DIR|SQLALCHEMY_URL",
-              help="Raw export: a directory with customers, transactions, products and events "
-                   "(.parquet or .csv each), or a SQLAlchemy URL, e.g. "
-                   "postgresql+psycopg://user@host/db?schema=crm")
+@click.option("--source", required=True, metavar="SCHEMA.yaml|DIR",
+              help="The schema file describing the export (docs/SCHEMA.md; files, folders or database "
+                   "tables), or a directory holding schema.yaml (as `crmlab generate` writes).")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Directory for the clean tables, quarantine.parquet and dq_report.{json,md}.")
-@click.option("--schema", default=None,
-              help="Database schema holding the tables (same as ?schema= in the URL).")
 @demo_option
-def command(source: str, out_dir: Path, schema: str | None, demo: bool | None) -> None:
+def command(source: str, out_dir: Path, demo: bool | None) -> None:
     """Pseudonymise, check the data contracts, quarantine bad rows, drop opted-out customers.
 
     PII is pseudonymised with CRMLAB_PII_KEY (or the public demo key with --demo) before any check, so
@@ -33,7 +30,7 @@ def command(source: str, out_dir: Path, schema: str | None, demo: bool | None) -
     from training.settings import get_settings
 
     try:
-        result = ingest(source, out_dir, get_settings(demo=demo), schema=schema)
+        result = ingest(source, out_dir, get_settings(demo=demo))
     except IngestError as exc:
         raise click.ClickException(str(exc)) from exc
 

@@ -16,15 +16,17 @@ from typing import TYPE_CHECKING, Any
 
 from training.cleaning import CleaningParams, NumericColumn, fit_cleaning
 from training.features.catalog import (
-    CATEGORICAL_FEATURES,
-    FEATURE_NAMES,
     ID_NAMES,
     LABEL_NAMES,
-    PROFILE_COLUMNS,
+    MAX_VOCABULARY,
+    Available,
+    Vocabulary,
+    all_columns,
     column_dtypes,
+    feature_specs,
 )
 from training.features.inputs import CleanDataError, CleanTables, open_clean_dir
-from training.features.sql import Window, feature_sql
+from training.features.sql import Window, feature_sql, transaction_sources
 from training.settings import Settings
 
 if TYPE_CHECKING:
@@ -68,19 +70,51 @@ def normalise_cutoffs(cutoffs: Sequence[date | str]) -> list[date]:
 
 def fit_cutoff_cleaning(con: duckdb.DuckDBPyConnection, tables: CleanTables, cutoff: date,
                         settings: Settings) -> dict[str, CleaningParams]:
-    """Cleaning parameters for one cutoff, fitted only on rows strictly before it."""
+    """Cleaning parameters for one cutoff, fitted only on rows strictly before it (present columns only)."""
     w = Window(cutoff, 1, 1)
-    return {
-        "transactions": fit_cleaning(con, tables.relation("transactions"), f"order_ts < {w.ts()}", settings,
-                                     numeric=TRANSACTION_NUMERIC, categorical=TRANSACTION_CATEGORICAL),
-        "customers": fit_cleaning(con, tables.relation("customers"), f"signup_date < {w.day()}", settings,
-                                  categorical=PROFILE_COLUMNS),
+    params = {
+        "transactions": fit_cleaning(
+            con, tables.relation("transactions"), f"order_ts < {w.ts()}", settings,
+            numeric=[c for c in TRANSACTION_NUMERIC if tables.has("transactions", c.name)],
+            categorical=[c for c in TRANSACTION_CATEGORICAL if tables.has("transactions", c)]),
     }
+    if tables.has("customers"):
+        where = (f"signup_date < {w.day()}" if tables.has("customers", "signup_date") else
+                 f"customer_id IN (SELECT customer_id FROM {tables.relation('transactions')} "
+                 f"WHERE order_ts < {w.ts()})")
+        params["customers"] = fit_cleaning(con, tables.relation("customers"), where, settings,
+                                           categorical=tables.attributes)
+    return params
+
+
+def learn_vocabulary(con: duckdb.DuckDBPyConnection, tables: CleanTables, cutoff: date) -> Vocabulary:
+    """Categories (by spend) and channels (by lines) seen before ``cutoff``, at most ``MAX_VOCABULARY`` each,
+    in alphabetical order; attributes as ingestion recorded them."""
+    w = Window(cutoff, 1, 1)
+    sources = transaction_sources(tables)
+    join = (f" LEFT JOIN {tables.relation('products')} p ON t.product_id = p.product_id"
+            if "p.category" in sources.get("category", "") else "")
+
+    def top(column: str, weight: str) -> tuple[str, ...]:
+        if column not in sources:
+            return ()
+        expr = sources[column]
+        rows = con.execute(
+            f"SELECT {expr} AS v FROM {tables.relation('transactions')} t{join} WHERE t.order_ts < {w.ts()} "
+            f"AND {expr} IS NOT NULL AND {expr} <> 'missing' GROUP BY v ORDER BY {weight} DESC, v "
+            f"LIMIT {MAX_VOCABULARY}").fetchall()
+        return tuple(sorted(str(r[0]) for r in rows))
+
+    return Vocabulary(top("category", "sum(t.amount)"), top("channel", "count(*)"), tables.attributes)
 
 
 def build_feature_set(clean_dir: Path, cutoffs: Sequence[date | str], horizon_days: int, settings: Settings,
-                      progress: Progress | None = None) -> FeatureSet:
-    """Features and labels for every cutoff, stacked, with the fitted cleaning parameters per cutoff."""
+                      progress: Progress | None = None, vocabulary: Vocabulary | None = None) -> FeatureSet:
+    """Features and labels for every cutoff, stacked, with the fitted cleaning parameters per cutoff.
+
+    The vocabulary (categories, channels) is learned before the earliest cutoff unless given (e.g. the
+    training features' vocabulary for a scoring batch, so the columns match the models').
+    """
     import duckdb
     import pandas as pd
 
@@ -91,6 +125,9 @@ def build_feature_set(clean_dir: Path, cutoffs: Sequence[date | str], horizon_da
     con = duckdb.connect()
     try:
         tables = open_clean_dir(Path(clean_dir), con)
+        vocabulary = vocabulary if vocabulary is not None else learn_vocabulary(con, tables, days[0])
+        vocabulary = Vocabulary(vocabulary.categories, vocabulary.channels, tables.attributes)
+        available = tables.available(vocabulary)
         observed = observed_until(con, tables)
         frames, cleaning, labelled = [], {}, {}
         for cutoff in days:
@@ -99,7 +136,7 @@ def build_feature_set(clean_dir: Path, cutoffs: Sequence[date | str], horizon_da
             cleaning[cutoff.isoformat()] = {name: p.to_dict() for name, p in params.items()}
             _say(progress, f"cutoff {cutoff}: aggregating features and labels")
             window = Window(cutoff, horizon_days, settings.active_window_days)
-            sql = feature_sql(tables, window, params["transactions"], params["customers"])
+            sql = feature_sql(tables, window, params["transactions"], params.get("customers"), available)
             frame_c = _one_row_per_customer(con.execute(sql).df(), tables, cutoff)
             labelled[cutoff.isoformat()] = observed is not None and window.end <= observed
             if not labelled[cutoff.isoformat()]:
@@ -107,15 +144,19 @@ def build_feature_set(clean_dir: Path, cutoffs: Sequence[date | str], horizon_da
             frames.append(frame_c)
     finally:
         con.close()
-    frame = _typed(pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0])
+    frame = _typed(pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0], available)
+    specs = feature_specs(available)
     meta = {
         "data_dir": str(Path(clean_dir).resolve()),
         "cutoffs": [d.isoformat() for d in days],
         "horizon_days": horizon_days,
         "active_window_days": settings.active_window_days,
         "id_columns": list(ID_NAMES),
-        "features": list(FEATURE_NAMES),
-        "categorical_features": list(CATEGORICAL_FEATURES),
+        "features": [f.name for f in specs],
+        "categorical_features": [f.name for f in specs if f.dtype == "string"],
+        "feature_needs": {f.name: list(f.needs) for f in specs},
+        "tables": {t: list(c) for t, c in tables.columns.items()},
+        "vocabulary": vocabulary.to_dict(),
         "labels": list(LABEL_NAMES),
         "rows": len(frame),
         "labels_observed": labelled,
@@ -139,8 +180,10 @@ def observed_until(con: duckdb.DuckDBPyConnection, tables: CleanTables) -> datet
 
     from training.cleaning import first_row
 
-    row = first_row(con, f"SELECT greatest((SELECT max(order_ts) FROM {tables.relation('transactions')}), "
-                         f"(SELECT max(session_ts) FROM {tables.relation('events')}))")
+    parts = [f"(SELECT max(order_ts) FROM {tables.relation('transactions')})"]
+    if tables.has("events"):
+        parts.append(f"(SELECT max(session_ts) FROM {tables.relation('events')})")
+    row = first_row(con, f"SELECT greatest({', '.join(parts)})")
     if row is None or row[0] is None:
         return None
     last = row[0]
@@ -165,9 +208,9 @@ def _one_row_per_customer(frame: pd.DataFrame, tables: CleanTables, cutoff: date
     return frame
 
 
-def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+def _typed(frame: pd.DataFrame, available: Available) -> pd.DataFrame:
     """Enforce catalog dtypes, so the schema does not depend on whether a column happens to hold nulls."""
-    dtypes = column_dtypes()
+    dtypes = column_dtypes(all_columns(available))
     if list(frame.columns) != list(dtypes):
         raise RuntimeError(f"feature query columns differ from the catalog: {sorted(set(frame.columns) ^ set(dtypes))}")
     return frame.astype(dtypes)

@@ -7,22 +7,23 @@ the file, column and row, and what to do next, instead of letting a NULL key sil
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from training.cleaning import first_row, quote_ident, sql_literal
-from training.features.catalog import PROFILE_COLUMNS
 
 if TYPE_CHECKING:
     import duckdb
     import pyarrow.parquet as pq
 
-TABLES: dict[str, tuple[str, ...]] = {
-    "customers": ("customer_id", "signup_date", *PROFILE_COLUMNS),
-    "transactions": ("customer_id", "order_ts", "product_id", "category", "quantity", "amount", "channel"),
-    "products": ("product_id", "category"),
-    "events": ("customer_id", "session_ts", "page_views", "cart_adds"),
+    from training.features.catalog import Available, Vocabulary
+
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "customers": ("customer_id",),
+    "transactions": ("customer_id", "order_ts", "amount"),
+    "products": ("product_id",),
+    "events": ("customer_id", "session_ts"),
 }
 NOT_NULL: dict[str, tuple[str, ...]] = {
     "customers": ("customer_id", "signup_date"),
@@ -38,6 +39,8 @@ TEMPORAL: dict[tuple[str, str], str] = {
 # customers.customer_id uniqueness is checked on the built rows (one per customer and cutoff), for free.
 UNIQUE: dict[str, str] = {"products": "product_id"}
 RAW_ONLY_COLUMNS = ("full_name", "phone")
+INGEST_META = "ingest_meta.json"
+_ROLES = {"customer_id", "signup_date", "marketing_consent"}
 
 
 class CleanDataError(ValueError):
@@ -46,16 +49,33 @@ class CleanDataError(ValueError):
 
 @dataclass(frozen=True)
 class CleanTables:
-    """Paths of the four clean parquet tables."""
+    """The clean parquet tables present (transactions always), their columns and customer attributes."""
 
     root: Path
+    columns: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    attributes: tuple[str, ...] = ()
 
     def path(self, table: str) -> Path:
         return self.root / f"{table}.parquet"
 
+    def has(self, table: str, column: str | None = None) -> bool:
+        return table in self.columns and (column is None or column in self.columns[table])
+
     def relation(self, table: str) -> str:
         """DuckDB FROM-clause text reading the table."""
         return f"read_parquet({sql_literal(str(self.path(table)))})"
+
+    def available(self, vocabulary: Vocabulary) -> Available:
+        """Inputs present, as the catalog's "table.role" names."""
+        from training.features.catalog import ATTRIBUTE, CATEGORY, Available
+
+        inputs = {f"{t}.{c}" for t, cols in self.columns.items() for c in cols}
+        if self.has("transactions", "category") or (self.has("transactions", "product_id")
+                                                      and self.has("products", "category")):
+            inputs.add(CATEGORY)
+        if self.attributes:
+            inputs.add(ATTRIBUTE)
+        return Available(frozenset(inputs), vocabulary)
 
 
 def open_clean_dir(clean_dir: Path, con: duckdb.DuckDBPyConnection | None = None) -> CleanTables:
@@ -63,31 +83,52 @@ def open_clean_dir(clean_dir: Path, con: duckdb.DuckDBPyConnection | None = None
     import duckdb
     import pyarrow.parquet as pq
 
-    tables = CleanTables(Path(clean_dir))
-    if not tables.root.is_dir():
-        raise CleanDataError(f"--data {tables.root}: no such directory. Run `crmlab ingest --out DIR` first.")
+    root = Path(clean_dir)
+    if not root.is_dir():
+        raise CleanDataError(f"--data {root}: no such directory. Run `crmlab ingest --out DIR` first.")
     con = con if con is not None else duckdb.connect()
-    for table, columns in TABLES.items():
-        path = tables.path(table)
+    columns: dict[str, tuple[str, ...]] = {}
+    for table, required in REQUIRED.items():
+        path = root / f"{table}.parquet"
         if not path.exists():
-            raise CleanDataError(f"{path} is missing: --data must be a clean directory written by `crmlab ingest`.")
+            if table == "transactions":
+                raise CleanDataError(f"{path} is missing: --data must be a clean directory written by "
+                                     "`crmlab ingest`.")
+            continue
         pf = pq.ParquetFile(path)
         schema = pf.schema_arrow
         if any(c in schema.names for c in RAW_ONLY_COLUMNS):
             raise CleanDataError(f"{path} still has direct identifiers ({', '.join(RAW_ONLY_COLUMNS)}): this looks "
                                  "like raw data. Run `crmlab ingest --source RAW --out CLEAN` and pass CLEAN.")
-        for column in columns:
+        for column in required:
             if column not in schema.names:
                 raise CleanDataError(f"{path}: column {column!r} is missing (see docs/DATA_MODEL.md section 2).")
         for (t, column), kind in TEMPORAL.items():
-            if t == table and not str(schema.field(column).type).startswith(kind):
+            if t == table and column in schema.names and not str(schema.field(column).type).startswith(kind):
                 raise CleanDataError(f"{path}: column {column!r} has type {schema.field(column).type}, expected "
                                      f"{kind}: raw string dates must go through `crmlab ingest` first.")
+        columns[table] = tuple(schema.names)
+    tables = CleanTables(root, columns, _attributes(root, columns))
+    for table in columns:
         for column in NOT_NULL[table]:
-            _check_not_null(con, tables, table, column, pf)
+            if column in columns[table]:
+                _check_not_null(con, tables, table, column, pq.ParquetFile(tables.path(table)))
         if table in UNIQUE:
             _check_unique(con, tables, table, UNIQUE[table])
     return tables
+
+
+def _attributes(root: Path, columns: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
+    """Customer attributes: as ingestion recorded them, else every non-role, non-pseudonym column."""
+    import json
+
+    if "customers" not in columns:
+        return ()
+    meta = root / INGEST_META
+    if meta.exists():
+        listed = json.loads(meta.read_text()).get("attributes", [])
+        return tuple(a for a in listed if a in columns["customers"])
+    return tuple(c for c in columns["customers"] if c not in _ROLES and not c.endswith("_hmac"))
 
 
 def _check_not_null(con: duckdb.DuckDBPyConnection, tables: CleanTables, table: str, column: str,
@@ -124,7 +165,7 @@ def _check_unique(con: duckdb.DuckDBPyConnection, tables: CleanTables, table: st
 def hash_inputs(tables: CleanTables) -> dict[str, str]:
     """SHA-256 of each clean table file plus a combined ``data_hash``, for provenance in the metadata."""
     digests: dict[str, str] = {}
-    for table in TABLES:
+    for table in tables.columns:
         h = hashlib.sha256()
         with tables.path(table).open("rb") as fh:
             for chunk in iter(lambda: fh.read(1 << 20), b""):

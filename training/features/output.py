@@ -8,8 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from training.features.catalog import column_dtypes
-
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -45,7 +43,7 @@ def read_features(out_dir: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     meta_path = parquet.with_name(META_FILE)
     meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
     frame = pd.read_parquet(parquet)
-    for column, dtype in column_dtypes().items():
+    for column, dtype in meta.get("columns", {}).items():
         if column in frame.columns:
             # a table not written by crmlab may not fit the catalog dtype: keep what it holds
             with contextlib.suppress(TypeError, ValueError):

@@ -9,7 +9,7 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from training.features.catalog import FEATURE_NAMES, ID_NAMES
+from training.features.catalog import ID_NAMES, LABEL_NAMES
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -20,7 +20,7 @@ def feature_metrics(df: pd.DataFrame) -> dict[str, float]:
     metrics = _label_metrics(df, "")
     for cutoff, part in df.groupby("cutoff", sort=True):
         metrics |= _label_metrics(part, f"cutoff_{cutoff:%Y-%m-%d}/")
-    nulls = df[list(FEATURE_NAMES)].isna().mean()
+    nulls = df[[c for c in df.columns if c not in ID_NAMES and c not in LABEL_NAMES]].isna().mean()
     metrics |= {f"null_rate/{name}": float(rate) for name, rate in nulls.items()}
     return {k: v for k, v in metrics.items() if not math.isnan(v)}
 

@@ -7,6 +7,11 @@ with the parameters fitted before the cutoff. Orders (distinct customer_id, orde
 the previous order come from one window over two narrow columns. Everything is LEFT JOINed onto the
 customers signed up before the cutoff; RFM quintiles rank this cutoff's buyers. Output expressions
 are keyed by catalog name, so the query's columns are the catalog by construction.
+
+The statement follows the data: only the tables and columns present are read (no products join
+without a product category, no event blocks without events), and the output holds exactly the
+features ``catalog.feature_specs`` allows. ``feature_sql`` is the one function that writes it (the
+Spark engine transpiles the same text).
 """
 
 from __future__ import annotations
@@ -14,14 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from training.cleaning import CleaningParams, apply_cleaning, quote_ident
-from training.features.catalog import (
-    ALL_COLUMNS,
-    CATEGORIES,
-    CHANNELS,
-    PROFILE_COLUMNS,
-    WINDOWS,
-)
+from training.cleaning import CleaningParams, apply_cleaning, quote_ident, sql_literal
+from training.features.catalog import WINDOWS, Available, FeatureSpec, all_columns
 from training.features.inputs import CleanTables
 
 
@@ -48,10 +47,23 @@ class Window:
         return f"DATE '{self.cutoff - timedelta(days=days_before):%Y-%m-%d}'"
 
 
-def transaction_sources() -> dict[str, str]:
-    """Columns read from transactions ``t`` joined with products ``p``; the product fills a missing category."""
-    return {"amount": "t.amount", "quantity": "t.quantity", "channel": "t.channel",
-            "category": "COALESCE(NULLIF(t.category, 'missing'), p.category)"}
+def transaction_sources(tables: CleanTables) -> dict[str, str]:
+    """Columns read from transactions ``t`` (joined with products ``p`` when that gives the category)."""
+    sources = {"amount": "t.amount"}
+    for column in ("quantity", "channel"):
+        if tables.has("transactions", column):
+            sources[column] = f"t.{column}"
+    if tables.has("transactions", "category") and _joins_products(tables):
+        sources["category"] = "COALESCE(NULLIF(t.category, 'missing'), p.category)"
+    elif tables.has("transactions", "category"):
+        sources["category"] = "t.category"
+    elif _joins_products(tables):
+        sources["category"] = "p.category"
+    return sources
+
+
+def _joins_products(tables: CleanTables) -> bool:
+    return tables.has("transactions", "product_id") and tables.has("products", "category")
 
 
 @dataclass(frozen=True)
@@ -77,15 +89,19 @@ class Block:
         return f"SELECT customer_id, {aggs}\n    FROM {self.source}\n    WHERE {self.where}\n    GROUP BY customer_id"
 
 
-def _blocks(tables: CleanTables, w: Window) -> tuple[Block, ...]:
+def _blocks(tables: CleanTables, w: Window, available: Available) -> tuple[Block, ...]:
     longest = max(WINDOWS)
+    vocab = available.vocabulary
+    tx = transaction_sources(tables)
     hist = Block("hist", "lines", f"order_ts < {w.ts()}", (
         Agg("n_lines", "count(*)"),
         Agg("monetary_total", "sum(amount)"),
-        Agg("units_total", "sum(quantity)", zero=False),
+        *((Agg("units_total", "sum(quantity)", zero=False),) if "quantity" in tx else ()),
         *(Agg(f"spend_before_{d}d", f"sum(amount) FILTER (WHERE order_ts < {w.ts(d)})") for d in WINDOWS),
-        *(Agg(f"cat_{c}", f"sum(amount) FILTER (WHERE category_code = {i})") for i, c in enumerate(CATEGORIES, 1)),
-        *(Agg(f"ch_{c}", f"count(*) FILTER (WHERE channel_code = {i})") for i, c in enumerate(CHANNELS, 1)),
+        *(Agg(f"cat_{c}", f"sum(amount) FILTER (WHERE category_code = {i})")
+          for i, c in enumerate(vocab.columns("category"), 1) if "category" in tx),
+        *(Agg(f"ch_{c}", f"count(*) FILTER (WHERE channel_code = {i})")
+          for i, c in enumerate(vocab.columns("channel"), 1) if "channel" in tx),
     ))
     recent = Block("recent", "lines", f"order_ts >= {w.ts(longest)} AND order_ts < {w.ts()}", tuple(
         Agg(f"spend_{d}d", f"sum(amount) FILTER (WHERE order_ts >= {w.ts(d)})") for d in WINDOWS
@@ -102,14 +118,16 @@ def _blocks(tables: CleanTables, w: Window) -> tuple[Block, ...]:
         Agg("orders_active", f"count(*) FILTER (WHERE order_ts >= {w.ts(w.active_window_days)})"),
         *(Agg(f"orders_{d}d", f"count(*) FILTER (WHERE order_ts >= {w.ts(d)})") for d in WINDOWS),
     ))
+    if not tables.has("events"):
+        return hist, recent, label, timing
     events = tables.relation("events")
     web = Block("web", events, f"session_ts < {w.ts()}", (
         Agg("sessions_total", "count(*)"), Agg("last_session_ts", "max(session_ts)", zero=False),
     ))
+    counted = [("sessions", "count(*)")] + [(c, f"sum({c})") for c in ("page_views", "cart_adds")
+                                              if tables.has("events", c)]
     web_recent = Block("web_recent", events, f"session_ts >= {w.ts(longest)} AND session_ts < {w.ts()}", tuple(
-        Agg(f"{name}_{d}d", f"{fn} FILTER (WHERE session_ts >= {w.ts(d)})")
-        for d in WINDOWS
-        for name, fn in (("sessions", "count(*)"), ("page_views", "sum(page_views)"), ("cart_adds", "sum(cart_adds)"))
+        Agg(f"{name}_{d}d", f"{fn} FILTER (WHERE session_ts >= {w.ts(d)})") for d in WINDOWS for name, fn in counted
     ))
     return hist, recent, label, timing, web, web_recent
 
@@ -134,10 +152,11 @@ def _quintile(order_by: str) -> str:
     return f"CAST(1 + floor(5.0 * (rank() OVER (ORDER BY {order_by}) - 1) / count(*) OVER ()) AS BIGINT)"
 
 
-def output_expressions(w: Window) -> dict[str, str]:
+def output_expressions(w: Window, columns: tuple[FeatureSpec, ...], available: Available) -> dict[str, str]:
     """Catalog column -> SQL expression over ``base`` (customers + aggregates) and ``scores``."""
+    vocab = available.vocabulary
     exprs: dict[str, str] = {"customer_id": "base.customer_id", "cutoff": w.day()}
-    exprs |= {c: c for c in PROFILE_COLUMNS}
+    exprs |= {c: quote_ident(c) for c in vocab.attributes}
     exprs |= {
         "tenure_days": f"date_diff('day', signup_date, {w.day()})",
         "recency_days": "recency_days",
@@ -156,16 +175,17 @@ def output_expressions(w: Window) -> dict[str, str]:
     for d in WINDOWS:
         exprs[f"orders_trend_{d}d"] = _trend(w, f"orders_{d}d", f"frequency - orders_{d}d", d)
         exprs[f"spend_trend_{d}d"] = _trend(w, f"spend_{d}d", f"spend_before_{d}d", d)
-    exprs |= {f"cat_share_{c}": _ratio(f"cat_{c}", "monetary_total") for c in CATEGORIES}
-    exprs["n_categories"] = " + ".join(f"CAST(cat_{c} > 0 AS BIGINT)" for c in CATEGORIES)
-    exprs |= {f"channel_share_{c}": _ratio(f"ch_{c}", "n_lines") for c in CHANNELS}
+    categories = vocab.columns("category")
+    exprs |= {f"cat_share_{c}": _ratio(f"cat_{c}", "monetary_total") for c in categories}
+    exprs["n_categories"] = " + ".join(f"CAST(cat_{c} > 0 AS BIGINT)" for c in categories) or "0"
+    exprs |= {f"channel_share_{c}": _ratio(f"ch_{c}", "n_lines") for c in vocab.columns("channel")}
     for d in WINDOWS:
         exprs |= {f"{k}_{d}d": f"{k}_{d}d" for k in ("sessions", "page_views", "cart_adds")}
     exprs["days_since_last_session"] = _days_since(w, "last_session_ts")
     exprs["sessions_trend_90d"] = _trend(w, "sessions_90d", "sessions_total - sessions_90d", 90)
     exprs["churned"] = "CASE WHEN orders_active > 0 THEN label_lines = 0 END"
     exprs["future_spend"] = "future_spend"
-    return {c.name: exprs[c.name] for c in ALL_COLUMNS}
+    return {c.name: exprs[c.name] for c in columns}
 
 
 def _joined(block: Block) -> list[str]:
@@ -173,32 +193,56 @@ def _joined(block: Block) -> list[str]:
             for a in block.aggs]
 
 
-def feature_sql(tables: CleanTables, w: Window, transactions: CleaningParams, customers: CleaningParams) -> str:
-    """The complete statement for one cutoff; rows ordered by customer_id."""
-    tx = apply_cleaning(transactions, transaction_sources())
-    # categories and channels as small integer codes (list_position: 1-based, NULL when not listed), so the
-    # per-category FILTERs compare integers, not strings
+def _customers_cte(tables: CleanTables, w: Window, customers: CleaningParams | None,
+                   attributes: tuple[str, ...]) -> str:
+    """The customers a cutoff describes: signed up before it, or (without a signup date) first seen before it."""
+    cu = apply_cleaning(customers) if customers is not None else {}
+    attrs = "".join(f", {cu.get(a, quote_ident(a))} AS {quote_ident(a)}" for a in attributes)
+    if tables.has("customers", "signup_date"):
+        return (f"SELECT customer_id, signup_date{attrs}\n    FROM {tables.relation('customers')}\n"
+                f"    WHERE signup_date < {w.day()}")
+    seen = f"SELECT customer_id FROM {tables.relation('transactions')} WHERE order_ts < {w.ts()}"
+    if tables.has("events"):
+        seen += f" UNION SELECT customer_id FROM {tables.relation('events')} WHERE session_ts < {w.ts()}"
+    if not tables.has("customers"):
+        return f"SELECT DISTINCT customer_id FROM ({seen})"
+    return (f"SELECT customer_id{attrs}\n    FROM {tables.relation('customers')}\n"
+            f"    WHERE customer_id IN ({seen})")
+
+
+def _codes(values: dict[str, str], expr: str) -> str:
+    """1-based position of ``expr`` in the vocabulary (NULL when not in it): integer FILTERs, not strings."""
+    if not values:
+        return "CAST(NULL AS INTEGER)"
+    return f"list_position([{', '.join(sql_literal(v) for v in values.values())}], {expr})"
+
+
+def feature_sql(tables: CleanTables, w: Window, transactions: CleaningParams, customers: CleaningParams | None,
+                available: Available) -> str:
+    """The complete statement for one cutoff: the columns ``available`` allows; rows ordered by customer_id."""
+    tx = apply_cleaning(transactions, transaction_sources(tables))
+    vocab = available.vocabulary
     line_columns = ", ".join([
-        *(f"{tx[c]} AS {c}" for c in ("amount", "quantity")),
-        f"list_position({list(CATEGORIES)}, {tx['category']}) AS category_code",
-        f"list_position({list(CHANNELS)}, {tx['channel']}) AS channel_code",
+        *(f"{tx[c]} AS {c}" for c in ("amount", "quantity") if c in tx),
+        *([f"{_codes(vocab.columns('category'), tx['category'])} AS category_code"] if "category" in tx else []),
+        *([f"{_codes(vocab.columns('channel'), tx['channel'])} AS channel_code"] if "channel" in tx else []),
     ])
-    cu = apply_cleaning(customers)
-    blocks = _blocks(tables, w)
-    columns = ",\n    ".join(f"{sql} AS {quote_ident(name)}" for name, sql in output_expressions(w).items())
+    product_join = (f"\n    LEFT JOIN {tables.relation('products')} p ON t.product_id = p.product_id"
+                    if "p.category" in transaction_sources(tables).get("category", "") else "")
+    blocks = _blocks(tables, w, available)
+    output = all_columns(available)
+    columns = ",\n    ".join(f"{sql} AS {quote_ident(name)}"
+                              for name, sql in output_expressions(w, output, available).items())
     block_ctes = ",\n".join(f"{b.name} AS (\n    {b.sql()}\n)" for b in blocks)
     joined = ",\n           ".join(c for b in blocks for c in _joined(b))
     joins = "\n    ".join(f"LEFT JOIN {b.name} USING (customer_id)" for b in blocks)
     return f"""
 WITH cust AS (
-    SELECT customer_id, signup_date, {", ".join(f"{cu[c]} AS {c}" for c in PROFILE_COLUMNS)}
-    FROM {tables.relation("customers")}
-    WHERE signup_date < {w.day()}
+    {_customers_cte(tables, w, customers, vocab.attributes)}
 ),
 lines AS NOT MATERIALIZED (
     SELECT t.customer_id, t.order_ts, {line_columns}
-    FROM {tables.relation("transactions")} t
-    LEFT JOIN {tables.relation("products")} p ON t.product_id = p.product_id
+    FROM {tables.relation("transactions")} t{product_join}
     WHERE t.order_ts < {_ts(w.end)}
 ),
 orders AS (

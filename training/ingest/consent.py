@@ -10,17 +10,22 @@ from __future__ import annotations
 
 import pandas as pd
 
-from training.ingest.contracts import SPECS
+from training.ingest.contracts import TableSpec
 
 
 def opted_out_ids(customers: pd.DataFrame) -> pd.Index:
-    """Customer ids with an explicit opt-out (parsed ``marketing_consent`` False)."""
+    """Customer ids with an explicit opt-out (parsed ``marketing_consent`` False).
+
+    Without a consent column every customer is taken as consented (README "Your own data").
+    """
+    if "marketing_consent" not in customers.columns:
+        return pd.Index([])
     refused = customers["marketing_consent"].eq(False).fillna(False).astype(bool)
     return pd.Index(customers.loc[refused, "customer_id"].dropna().unique())
 
 
-def excluded_for_consent(table: str, typed: pd.DataFrame, opted_out: pd.Index) -> pd.Series:
+def excluded_for_consent(spec: TableSpec, typed: pd.DataFrame, opted_out: pd.Index) -> pd.Series:
     """Mask of rows belonging to opted-out customers (products belong to nobody)."""
-    if table != "customers" and "customer_id" not in SPECS[table].refs:
+    if not len(opted_out) or "customer_id" not in spec.columns:
         return pd.Series(False, index=typed.index)
     return typed["customer_id"].isin(opted_out)

@@ -11,13 +11,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from training.ingest.contracts import SPECS
-from training.ingest.quarantine import combine, findings, quote
+from training.ingest.contracts import TableSpec
+from training.ingest.quarantine import combine, findings, no_findings, quote
 
 
-def duplicate_keys(table: str, typed: pd.DataFrame) -> pd.DataFrame:
+def duplicate_keys(spec: TableSpec, typed: pd.DataFrame) -> pd.DataFrame:
     """``duplicate_key`` findings for every repeat of a key after its first occurrence."""
-    return SeenKeys(table).duplicate_keys(typed)
+    return SeenKeys(spec.key).duplicate_keys(typed)
 
 
 class SeenKeys:
@@ -27,14 +27,16 @@ class SeenKeys:
     of keys; each chunk is looked up by scanning them against a hash set of the chunk's (fewer) keys.
     """
 
-    def __init__(self, table: str) -> None:
-        self.key = SPECS[table].key
+    def __init__(self, key: str | None) -> None:
+        self.key = key  # None: the table has no key column, so there is nothing to find
         self._keys: list[pa.Array] = []
         self._rows = np.empty(0, dtype="int64")
         self._hashes = np.empty(0, dtype="uint64")
 
     def duplicate_keys(self, typed: pd.DataFrame) -> pd.DataFrame:
         """Findings for rows of ``typed`` repeating a key seen earlier (this or a previous chunk)."""
+        if self.key is None:
+            return no_findings()
         values = typed[self.key].to_numpy(dtype=object)
         hashes = pd.util.hash_pandas_object(typed, index=False).to_numpy()
         origin = self._earlier_positions(values)
@@ -84,7 +86,7 @@ class SeenKeys:
             self._hashes = np.concatenate([self._hashes, hashes[first]])
 
 
-def unknown_references(table: str, typed: pd.DataFrame, accepted: dict[str, pd.Index],
+def unknown_references(spec: TableSpec, typed: pd.DataFrame, accepted: dict[str, pd.Index],
                        quarantined: dict[str, pd.Index]) -> pd.DataFrame:
     """``unknown_customer`` / ``unknown_product`` findings for references to ids that were not accepted.
 
@@ -92,7 +94,7 @@ def unknown_references(table: str, typed: pd.DataFrame, accepted: dict[str, pd.I
     went to quarantine, so the reason can tell "no such id" from "its row was quarantined".
     """
     parts = []
-    for column, target in SPECS[table].refs.items():
+    for column, target in spec.refs.items():
         missing = ~typed[column].isin(accepted[target])
         if not missing.any():
             continue

@@ -12,7 +12,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from training.ingest.contracts import MISSING, SPECS, Kind
+from training.ingest.contracts import MISSING, Kind, TableSpec
 from training.ingest.quarantine import QUARANTINE_COLUMNS
 
 ARROW_TYPES: dict[Kind, pa.DataType] = {
@@ -21,39 +21,39 @@ ARROW_TYPES: dict[Kind, pa.DataType] = {
 }
 
 
-def fill_missing_categories(table: str, frame: pd.DataFrame) -> pd.DataFrame:
+def fill_missing_categories(table: TableSpec, frame: pd.DataFrame) -> pd.DataFrame:
     """Row-local cleaning: a null categorical becomes the explicit category ``"missing"``."""
     out = frame.copy()
-    for column, spec in SPECS[table].columns.items():
+    for column, spec in table.columns.items():
         if spec.kind == "category" and spec.nullable:
             out[column] = out[column].where(out[column].notna(), MISSING)
     return out
 
 
-def arrow_schema(table: str) -> pa.Schema:
-    return pa.schema([pa.field(c, ARROW_TYPES[s.kind]) for c, s in SPECS[table].columns.items()])
+def arrow_schema(table: TableSpec) -> pa.Schema:
+    return pa.schema([pa.field(c, ARROW_TYPES[s.kind]) for c, s in table.columns.items()])
 
 
-def write_clean(table: str, frame: pd.DataFrame, path: Path) -> None:
+def write_clean(table: TableSpec, frame: pd.DataFrame, path: Path) -> None:
     """``frame`` (typed as after parsing) as parquet with the contract's Arrow types."""
     pq.write_table(clean_arrow(table, frame), path)
 
 
-def clean_arrow(table: str, frame: pd.DataFrame) -> pa.Table:
+def clean_arrow(table: TableSpec, frame: pd.DataFrame) -> pa.Table:
     """``frame`` (typed as after parsing) with the contract's Arrow types, e.g. for a ``ParquetWriter``."""
     schema = arrow_schema(table)
     arrays = [_to_arrow(frame[f.name], f.type) for f in schema]
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
-def read_clean_column(table: str, path: Path, column: str) -> pd.Series:
+def read_clean_column(table: TableSpec, path: Path, column: str) -> pd.Series:
     """One column of a written clean table, with the values and nulls it had before writing.
 
     Numbers, booleans, dates and categories get their pre-write pandas dtypes (so profiles match);
     ids and free text stay Arrow strings: only their null rate is profiled, and tens of millions of
     Python strings would cost gigabytes.
     """
-    kind = SPECS[table].columns[column].kind
+    kind = table.columns[column].kind
     mapper = {"int": {pa.int64(): pd.Int64Dtype()}, "bool": {pa.bool_(): pd.BooleanDtype()},
               "id": {pa.string(): pd.StringDtype("pyarrow")},
               "text": {pa.string(): pd.StringDtype("pyarrow")}}.get(kind, {})

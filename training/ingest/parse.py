@@ -3,7 +3,8 @@
 A value that is present but cannot be read as its type becomes null in the typed frame and a finding
 (``unparseable_date``, ``unparseable_number``, ``unparseable_bool``) here, so the quarantine says
 what was wrong instead of a later "must not be null". Dates and timestamps accept ISO 8601 text
-(``YYYY-MM-DD``, ``YYYY-MM-DD HH:MM:SS``, with ``T`` or fractional seconds); values with a UTC offset
+(``YYYY-MM-DD``, ``YYYY-MM-DD HH:MM:SS``, with ``T`` or fractional seconds) unless the schema gives a
+``date_format`` (strftime codes, e.g. ``%Y%m%d`` or ``%d/%m/%Y %H:%M``); values with a UTC offset
 are converted to naive UTC; a date with a time part keeps the day.
 """
 
@@ -12,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from training.ingest.contracts import SPECS, Kind
+from training.ingest.contracts import Kind, TableSpec
 from training.ingest.quarantine import combine, findings, quote
 
 _TRUE = {"true", "t", "1", "yes", "y"}
@@ -24,23 +25,24 @@ _EXPECTED = {"date": "an ISO date such as 2024-01-31",
              "timestamp": "an ISO timestamp such as 2024-01-31 13:45:00"}
 
 
-def parse_table(table: str, raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+def parse_table(table: TableSpec, raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(typed frame with the contract's columns and ``raw``'s index, findings for unparseable values)."""
     typed: dict[str, pd.Series] = {}
     found = []
-    for column, spec in SPECS[table].columns.items():
-        values, bad = _parse(raw[column], spec.kind)
+    for column, spec in table.columns.items():
+        values, bad = _parse(raw[column], spec.kind, table.date_format)
         typed[column] = values
         if bad.any():
             rows = raw.index[bad.to_numpy()]
             found.append(findings(rows, _RULES[spec.kind], column,
-                                  [_detail(column, spec.kind, v) for v in raw[column][bad]]))
+                                  [_detail(column, spec.kind, v, table.date_format) for v in raw[column][bad]]))
     return pd.DataFrame(typed, index=raw.index), combine(found)
 
 
-def _detail(column: str, kind: Kind, value: object) -> str:
+def _detail(column: str, kind: Kind, value: object, date_format: str | None = None) -> str:
     if kind in _EXPECTED:
-        return f"{column} {quote(value)} is not a valid {kind} (expected {_EXPECTED[kind]})"
+        expected = f"the format {date_format}" if date_format else _EXPECTED[kind]
+        return f"{column} {quote(value)} is not a valid {kind} (expected {expected})"
     if kind == "int":
         return f"{column} {quote(value)} is not a whole number"
     if kind == "float":
@@ -48,13 +50,13 @@ def _detail(column: str, kind: Kind, value: object) -> str:
     return f"{column} {quote(value)} is not true/false"
 
 
-def _parse(values: pd.Series, kind: Kind) -> tuple[pd.Series, pd.Series]:
+def _parse(values: pd.Series, kind: Kind, date_format: str | None = None) -> tuple[pd.Series, pd.Series]:
     """(typed values, mask of present-but-unreadable values)."""
     present = values.notna()
     if kind in ("id", "text", "category"):
         return _as_text(values), pd.Series(False, index=values.index)
     if kind in ("date", "timestamp"):
-        parsed = _as_datetime(values)
+        parsed = _as_datetime(values, date_format)
         if kind == "date":
             parsed = parsed.dt.normalize()
     elif kind == "bool":
@@ -84,17 +86,18 @@ def _as_text(values: pd.Series) -> pd.Series:
     return values.astype(object).where(~present, values.astype(str)).where(present, None)
 
 
-def _as_datetime(values: pd.Series) -> pd.Series:
+def _as_datetime(values: pd.Series, date_format: str | None = None) -> pd.Series:
     if isinstance(values.dtype, pd.DatetimeTZDtype):
         return values.dt.tz_convert(None).astype("datetime64[ns]")
     if pd.api.types.is_datetime64_dtype(values):
         return values.astype("datetime64[ns]")
     text = values if _is_text(values) else values.astype(object).where(values.isna(), values.astype(str))
-    parsed = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True)
+    fmt = date_format or "ISO8601"
+    parsed = pd.to_datetime(text, format=fmt, errors="coerce", utc=True)
     retry = parsed.isna() & values.notna()
     if retry.any():  # surrounding blanks are formatting, not a wrong date: strip only where it failed
         stripped = pd.Series(text[retry], dtype=object).str.strip()
-        parsed[retry] = pd.to_datetime(stripped, format="ISO8601", errors="coerce", utc=True)
+        parsed[retry] = pd.to_datetime(stripped, format=fmt, errors="coerce", utc=True)
     return parsed.dt.tz_convert(None).astype("datetime64[ns]")
 
 

@@ -31,7 +31,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from training.ingest.consent import excluded_for_consent, opted_out_ids
-from training.ingest.contracts import SPECS, TABLES, check_contract, contract
+from training.ingest.contracts import TableSpec, check_contract, contract
 from training.ingest.integrity import SeenKeys, unknown_references
 from training.ingest.output import (
     QUARANTINE_SCHEMA,
@@ -44,8 +44,9 @@ from training.ingest.output import (
 from training.ingest.parse import parse_table
 from training.ingest.quarantine import combine, counts_by_rule, drop_covered, quarantine_rows
 from training.ingest.report import TableCounts, build_report, profile_columns, render_markdown
+from training.ingest.schema import DataSchema
 from training.ingest.sources import IngestError, RawSource, open_source
-from training.privacy import pseudonymise_customers
+from training.privacy import pseudonymise, undeclared_pii
 from training.settings import Settings
 
 
@@ -96,30 +97,39 @@ class _Screening:
 
 
 DEFAULT_CHUNK_ROWS = 1_000_000
-# Tables whose keys other tables reference: only their accepted/quarantined keys are kept.
-_REFERENCED = {target for spec in SPECS.values() for target in spec.refs.values()}
+ALL_TABLES = ("products", "customers", "transactions", "events")
+META_FILE = "ingest_meta.json"
+NO_CONSENT_COLUMN = ("assumed: the export has no consent column, so every customer in it is taken as "
+                     "consented (export only customers who may be profiled)")
 
 
-def ingest(source: str | Path, out_dir: Path, settings: Settings, *, schema: str | None = None,
+def ingest(source: str | Path | DataSchema, out_dir: Path, settings: Settings, *,
            progress: bool = True, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> IngestResult:
-    """Ingest a raw export (directory or SQLAlchemy URL) into ``out_dir``; logs an MLflow run "ingest".
+    """Ingest the export a schema file describes into ``out_dir``; logs an MLflow run "ingest".
+
+    ``source`` is a schema file, a directory holding ``schema.yaml`` or a ``DataSchema``.
 
     Files are processed ``chunk_rows`` raw rows at a time (memory stays bounded on large exports; the
     output does not depend on the chunk size); a database table is read whole.
     """
     if chunk_rows < 1:
         raise IngestError(f"chunk_rows must be a positive number of rows, got {chunk_rows}")
-    try:
-        key = settings.resolved_pii_key()
-    except RuntimeError as exc:
-        raise IngestError(str(exc)) from exc
     out_dir = Path(out_dir)
-    raw_source = open_source(source, schema)
-    paths = {table: out_dir / f"{table}.parquet" for table in TABLES}
+    raw_source = open_source(source)
+    key = b""
+    if any(getattr(t, "pii", None) is not None and t.pii.hash for t in raw_source.schema.tables().values()):
+        try:  # only an export with columns to pseudonymise needs the key
+            key = settings.resolved_pii_key()
+        except RuntimeError as exc:
+            raw_source.close()
+            raise IngestError(str(exc)) from exc
+    paths = {table: out_dir / f"{table}.parquet" for table in raw_source.specs}
     paths["quarantine"] = out_dir / "quarantine.parquet"
     try:
         _refuse_overwriting_source(raw_source, out_dir)  # before anything below may delete files there
         out_dir.mkdir(parents=True, exist_ok=True)
+        for stale in (t for t in ALL_TABLES if t not in raw_source.specs):  # an earlier export's table
+            (out_dir / f"{stale}.parquet").unlink(missing_ok=True)
         try:
             screening = _screen_all(raw_source, key, settings, paths, chunk_rows, progress)
         except BaseException:
@@ -137,9 +147,11 @@ def _remove_partial(paths: dict[str, Path]) -> None:
 
 
 def _refuse_overwriting_source(raw_source: RawSource, out_dir: Path) -> None:
-    if raw_source.kind == "directory" and Path(raw_source.location).resolve() == out_dir.resolve():
-        raise IngestError(f"--out {out_dir} is the source directory: clean tables would overwrite the raw "
-                          "export. Choose another output directory.")
+    clean = {out_dir.resolve() / f"{t}.parquet" for t in ALL_TABLES} | {out_dir.resolve() / "quarantine.parquet"}
+    for table in raw_source.tables.values():
+        if any(p.resolve() in clean for p in table.files):
+            raise IngestError(f"--out {out_dir} holds the raw {table.table} file: clean tables would overwrite "
+                              "the export. Choose another output directory.")
 
 
 def _screen_all(raw_source: RawSource, key: bytes, settings: Settings, paths: dict[str, Path],
@@ -149,70 +161,89 @@ def _screen_all(raw_source: RawSource, key: bytes, settings: Settings, paths: di
 
     screening = _Screening()
     opted_out = pd.Index([])
+    specs = raw_source.specs
+    referenced = {target for spec in specs.values() for target in spec.refs.values()}
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
     with (Progress(*columns, disable=not show, transient=False) as bar,
           pq.ParquetWriter(paths["quarantine"], QUARANTINE_SCHEMA) as quarantine_writer):
-        task = bar.add_task("ingest", total=len(TABLES))
-        for table in TABLES:
-            if table == "customers":  # opt-out in ANY row counts, so read them all before screening
+        task = bar.add_task("ingest", total=len(specs))
+        for table, spec in specs.items():
+            if table == "customers" and "marketing_consent" in spec.columns:
+                # opt-out in ANY row counts, so read them all before screening
                 bar.update(task, description="ingest: reading consent")
                 opted_out = _opted_out(raw_source, key, chunk_rows)
-            state = _TableState(SeenKeys(table))
-            with pq.ParquetWriter(paths[table], arrow_schema(table)) as writer:
+            state = _TableState(SeenKeys(spec.key))
+            with pq.ParquetWriter(paths[table], arrow_schema(spec)) as writer:
                 for raw in _raw_chunks(raw_source, table, key, chunk_rows):
                     bar.update(task, description=f"ingest: checking {table} (rows {raw.index.start:,}+)")
-                    typed, parse_found = parse_table(table, raw)
-                    chunk = _screen_table(table, raw, typed, parse_found, opted_out, screening, state, settings)
-                    writer.write_table(clean_arrow(table, chunk.clean))
+                    typed, parse_found = parse_table(spec, raw)
+                    chunk = _screen_table(spec, raw, typed, parse_found, opted_out, screening, state, settings,
+                                          table in referenced)
+                    writer.write_table(clean_arrow(spec, chunk.clean))
                     quarantine_writer.write_table(quarantine_arrow(chunk.quarantine))
-            _finish_table(table, state, screening)
+            _finish_table(table, state, screening, table in referenced)
             bar.advance(task)
         bar.update(task, description="ingest: checked all tables")
     return screening
 
 
 def _raw_chunks(raw_source: RawSource, table: str, key: bytes, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    declared = raw_source.schema.tables()[table]
+    pii = getattr(declared, "pii", None)
+    first = True
     for raw in raw_source.read_chunks(table, chunk_rows):
-        # customers: pseudonymised before anything else reads the rows, so no later artefact holds raw PII
-        yield pseudonymise_customers(raw, key) if table == "customers" else raw
+        # PII is pseudonymised before anything else reads the rows, so no later artefact holds raw PII
+        if pii is not None and pii.hash:
+            raw = pseudonymise(raw, key, pii.hash)
+        if first:  # a declared column whose values are e-mails/phones must be declared as PII instead
+            found = undeclared_pii(raw, raw_source.specs[table])
+            if found:
+                column, what = found
+                raw_name = {v: k for k, v in raw_source.tables[table].rename.items()}.get(column, column)
+                raise IngestError(
+                    f"{table}: column {raw_name!r} looks like {what} but is not declared as PII: list it under "
+                    f"customers.pii.hash (pseudonymised) or pii.drop, or leave it out of the schema")
+            first = False
+        yield raw
 
 
 def _opted_out(raw_source: RawSource, key: bytes, chunk_rows: int) -> pd.Index:
-    ids = [opted_out_ids(parse_table("customers", raw)[0])
-           for raw in _raw_chunks(raw_source, "customers", key, chunk_rows)]
+    spec = raw_source.specs["customers"]
+    ids = [opted_out_ids(parse_table(spec, raw)[0]) for raw in _raw_chunks(raw_source, "customers", key, chunk_rows)]
     return pd.Index(pd.unique(pd.concat([i.to_series() for i in ids]))) if ids else pd.Index([])
 
 
-def _screen_table(table: str, raw: pd.DataFrame, typed: pd.DataFrame, parse_found: pd.DataFrame,
-                  opted_out: pd.Index, done: _Screening, state: _TableState, settings: Settings) -> _Screened:
-    spec = SPECS[table]
-    contract_found = combine([parse_found, drop_covered(check_contract(table, typed, settings), parse_found)])
+def _screen_table(spec: TableSpec, raw: pd.DataFrame, typed: pd.DataFrame, parse_found: pd.DataFrame,
+                  opted_out: pd.Index, done: _Screening, state: _TableState, settings: Settings,
+                  referenced: bool) -> _Screened:
+    table = spec.name
+    contract_found = combine([parse_found, drop_covered(check_contract(spec, typed, settings), parse_found)])
     passed = typed.drop(index=contract_found["row_number"].unique())
     dup_found = state.seen.duplicate_keys(passed)
     passed = passed.drop(index=dup_found["row_number"])
-    excluded = excluded_for_consent(table, passed, opted_out)
+    excluded = excluded_for_consent(spec, passed, opted_out)
     passed = passed[~excluded]
-    ref_found = unknown_references(table, passed, done.accepted_keys, done.quarantined_keys)
+    ref_found = unknown_references(spec, passed, done.accepted_keys, done.quarantined_keys)
     kept = passed.drop(index=ref_found["row_number"].unique())
     found = combine([contract_found, dup_found, ref_found])
     quarantine = quarantine_rows(table, raw, found)
     counts = TableCounts(len(raw), len(kept), len(quarantine), int(excluded.sum()))
     counts.check_identity(table)
-    clean = fill_missing_categories(table, kept).reset_index(drop=True)
+    clean = fill_missing_categories(spec, kept).reset_index(drop=True)
     # guard: raises if this module has a bug (key uniqueness across chunks is SeenKeys' job)
-    contract(table, settings, "clean").validate(clean)
+    contract(spec, settings, "clean").validate(clean)
     state.rules.append(quarantine["rule"])
     state.counts = TableCounts(*(a + b for a, b in zip(astuple(state.counts), astuple(counts), strict=True)))
-    if table in _REFERENCED:
+    if referenced:
         state.accepted.append(pd.Index(clean[spec.key]))
         state.quarantined.append(pd.Index(typed.loc[quarantine["row_number"], spec.key].dropna().unique()))
     return _Screened(clean, quarantine, counts)
 
 
-def _finish_table(table: str, state: _TableState, screening: _Screening) -> None:
+def _finish_table(table: str, state: _TableState, screening: _Screening, referenced: bool) -> None:
     screening.rules[table] = pd.concat(state.rules, ignore_index=True)
     screening.counts[table] = state.counts
-    if table in _REFERENCED:
+    if referenced:
         screening.accepted_keys[table] = _union(state.accepted)
         screening.quarantined_keys[table] = _union(state.quarantined)
 
@@ -228,10 +259,16 @@ def _write_and_log(raw_source: RawSource, screening: _Screening, paths: dict[str
     paths = dict(paths)
     counts = screening.counts
     by_rule = {t: counts_by_rule(rules.to_frame("rule")) for t, rules in screening.rules.items()}
-    source_info = {"kind": raw_source.kind, "location": raw_source.location, "schema": raw_source.schema,
-                   "ignored_columns": raw_source.ignored_columns}
-    profiles = {t: profile_columns(t, partial(read_clean_column, t, paths[t])) for t in TABLES}
+    specs = raw_source.specs
+    consent = ("column marketing_consent (opted-out customers are excluded with all their rows)"
+               if "marketing_consent" in specs.get("customers", TableSpec(None, {})).columns else NO_CONSENT_COLUMN)
+    source_info = {"kind": raw_source.kind, "location": raw_source.location, "name": raw_source.schema.name,
+                   "tables": {t: raw_source.tables[t].location for t in specs},
+                   "ignored_columns": raw_source.ignored_columns, "consent": consent}
+    profiles = {t: profile_columns(specs[t], partial(read_clean_column, specs[t], paths[t])) for t in specs}
     report = build_report(source_info, counts, by_rule, profiles, {"absurd_amount": settings.absurd_amount})
+    paths["meta"] = out_dir / META_FILE
+    paths["meta"].write_text(json.dumps(clean_meta(raw_source), indent=2) + "\n")
     paths["dq_report_json"] = out_dir / "dq_report.json"
     paths["dq_report_json"].write_text(json.dumps(report, indent=2) + "\n")
     paths["dq_report_md"] = out_dir / "dq_report.md"
@@ -251,7 +288,10 @@ def _log_run(raw_source: RawSource, counts: dict[str, TableCounts], by_rule: dic
     import mlflow
 
     mlflow.log_params({"source_kind": raw_source.kind, "source": raw_source.location[:500],
-                       "schema": raw_source.schema or "", "absurd_amount": settings.absurd_amount})
+                       "schema_name": raw_source.schema.name, "tables": ",".join(raw_source.specs),
+                       "consent": "column" if "marketing_consent" in raw_source.specs.get(
+                           "customers", TableSpec(None, {})).columns else "assumed_all",
+                       "absurd_amount": settings.absurd_amount})
     metrics: dict[str, float] = {}
     for table, c in counts.items():
         for name in ("rows_in", "rows_kept", "rows_quarantined", "rows_excluded_no_consent"):
@@ -259,5 +299,16 @@ def _log_run(raw_source: RawSource, counts: dict[str, TableCounts], by_rule: dic
         for rule, n in by_rule[table].items():
             metrics[f"{table}.quarantine.{rule}"] = n
     mlflow.log_metrics(metrics)
-    for name in ("dq_report_json", "dq_report_md", "quarantine_summary", "quarantine"):
+    for name in ("dq_report_json", "dq_report_md", "quarantine_summary", "quarantine", "meta"):
         mlflow.log_artifact(str(paths[name]), artifact_path="data_quality")
+
+
+def clean_meta(raw_source: RawSource) -> dict[str, Any]:
+    """What the clean directory holds, for the feature build: tables, their columns, customer attributes."""
+    customers = raw_source.schema.customers
+    return {
+        "name": raw_source.schema.name,
+        "tables": {t: list(spec.columns) for t, spec in raw_source.specs.items()},
+        "attributes": list(customers.attributes) if customers is not None else [],
+        "consent": "marketing_consent" in raw_source.specs.get("customers", TableSpec(None, {})).columns,
+    }

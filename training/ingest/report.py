@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from training.ingest.contracts import MISSING, SPECS
+from training.ingest.contracts import MISSING, TableSpec
 
 
 @dataclass(frozen=True)
@@ -33,18 +33,18 @@ class TableCounts:
                                "ingestion lost or duplicated rows - please report it")
 
 
-def profile(table: str, clean: pd.DataFrame) -> dict[str, Any]:
+def profile(table: TableSpec, clean: pd.DataFrame) -> dict[str, Any]:
     """Null rates, numeric/date ranges and category counts of a clean table."""
     return profile_columns(table, clean.__getitem__)
 
 
-def profile_columns(table: str, column_of: Callable[[str], pd.Series]) -> dict[str, Any]:
+def profile_columns(table: TableSpec, column_of: Callable[[str], pd.Series]) -> dict[str, Any]:
     """``profile`` fetching one column at a time (e.g. from the written file: a large table never needs
     to be in memory whole)."""
     null_rates: dict[str, float] = {}
     ranges: dict[str, dict[str, Any]] = {}
     categories: dict[str, dict[str, int]] = {}
-    for column, spec in SPECS[table].columns.items():
+    for column, spec in table.columns.items():
         values = column_of(column)
         empty = values.isna() | (values == MISSING) if spec.kind == "category" else values.isna()
         null_rates[column] = round(float(empty.mean()), 6) if len(values) else 0.0

@@ -1,9 +1,11 @@
-"""Where raw tables come from: a directory of parquet/CSV files or a database (SQLAlchemy URL).
+"""Where raw tables come from, as a schema file says: files, folders of files, or database tables/queries.
 
-``open_source`` checks every table and column up front (cheap: file footers, CSV headers, database
-catalogue) so a wrong export fails in seconds with one message listing everything missing, before any
-data is read or any run is logged. Only contract columns are read: extra columns (which may hold
-personal data crmlab does not need) never enter memory; their names are reported.
+``open_source`` resolves the schema (a schema file, or a directory holding ``schema.yaml``) and checks
+every declared table and column up front (cheap: file footers, CSV headers, the database catalogue), so
+a wrong export fails in seconds with one message listing everything missing, before any data is read
+or any run is logged. Only declared columns are read: extra columns (which may hold personal data
+crmlab does not need) never enter memory; their names are reported. Chunks come out with the clean
+(role) column names; PII columns to hash keep their export name until pseudonymisation.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from training.ingest.contracts import TABLES, raw_columns
+from training.ingest.contracts import TableSpec, table_specs
+from training.ingest.schema import SCHEMA_FILE, DataSchema, SchemaError, load_schema
 
 
 class IngestError(ValueError):
@@ -24,72 +27,114 @@ class IngestError(ValueError):
 
 
 @dataclass
+class TableSource:
+    """One declared table, checked: where it is and which export columns are read under which name."""
+
+    table: str
+    kind: Literal["files", "database"]
+    location: str                     # safe to print and log (no password)
+    rename: dict[str, str]            # export column -> name in the chunks
+    ignored: list[str]
+    files: list[Path] = field(default_factory=list)
+    fmt: Literal["csv", "parquet"] | None = None
+    csv: object | None = None
+    statement: object | None = None   # SQLAlchemy selectable (database)
+    engine: object | None = field(default=None, repr=False)
+
+
+@dataclass
 class RawSource:
     """A checked source. ``location`` is safe to print and log (no password)."""
 
-    kind: Literal["directory", "database"]
+    schema: DataSchema
     location: str
-    schema: str | None
-    columns: dict[str, list[str]]            # table -> columns to read (required + optional present)
-    ignored_columns: dict[str, list[str]]    # table -> extra columns left unread
-    files: dict[str, Path] = field(default_factory=dict)
-    _engine: object | None = field(default=None, repr=False)
+    tables: dict[str, TableSource]
+    specs: dict[str, TableSpec]
 
-    def read(self, table: str) -> pd.DataFrame:
-        """The raw table with a 0-based RangeIndex (= row number in quarantine)."""
-        where = self.files.get(table, f"table {table} of {self.location}")
-        try:
-            if self.kind == "directory":
-                frame = _read_file(self.files[table], self.columns[table])
-            else:
-                frame = _read_sql(self._engine, table, self.schema, self.columns[table])
-        except Exception as exc:  # malformed file, lost connection: name what failed, not a traceback
-            raise IngestError(f"cannot read {where}: {type(exc).__name__}: {str(exc).splitlines()[0]}. "
-                              "Check or re-export it.") from exc
-        return frame[self.columns[table]].reset_index(drop=True)
+    @property
+    def kind(self) -> str:
+        kinds = {t.kind for t in self.tables.values()}
+        return kinds.pop() if len(kinds) == 1 else "mixed"
 
-    def read_chunks(self, table: str, chunk_rows: int, columns: list[str] | None = None
-                    ) -> Iterator[pd.DataFrame]:
+    @property
+    def ignored_columns(self) -> dict[str, list[str]]:
+        return {name: t.ignored for name, t in self.tables.items()}
+
+    def read_chunks(self, table: str, chunk_rows: int) -> Iterator[pd.DataFrame]:
         """The raw table in consecutive chunks (at least one, maybe empty), indexed by raw row number.
 
-        Files are streamed (bounded memory); each chunk has the dtypes ``read`` gives the whole table,
-        so quarantine records do not depend on the chunk size. A database table is read in one chunk.
+        Files are streamed (bounded memory); each chunk has the dtypes a whole read would give, so
+        quarantine records do not depend on the chunk size. A database table is read in one chunk.
         """
-        columns = columns or self.columns[table]
-        if self.kind == "database" or self.files[table].suffix not in (".parquet", ".csv"):
-            yield self.read(table)[columns]
-            return
+        source = self.tables[table]
+        columns = list(source.rename)
         try:
-            reader = (_parquet_chunks(self.files[table], columns, chunk_rows)
-                      if self.files[table].suffix == ".parquet"
-                      else _csv_chunks(self.files[table], columns, chunk_rows))
             start = 0
-            for frame in reader:
+            for frame in _chunks(source, columns, chunk_rows):
+                frame = frame[columns].rename(columns=source.rename)
                 frame.index = pd.RangeIndex(start, start + len(frame))
                 start += len(frame)
-                yield frame[columns]
+                yield frame
         except IngestError:
             raise
-        except Exception as exc:  # malformed file: name what failed, not a traceback
-            raise IngestError(f"cannot read {self.files[table]}: {type(exc).__name__}: "
-                              f"{str(exc).splitlines()[0]}. Check or re-export it.") from exc
+        except Exception as exc:  # malformed file, lost connection: name what failed, not a traceback
+            raise IngestError(f"cannot read {table} from {source.location}: {type(exc).__name__}: "
+                              f"{str(exc).splitlines()[0] if str(exc) else ''}. Check or re-export it.") from exc
 
     def close(self) -> None:
-        if self._engine is not None:
-            self._engine.dispose()
+        for source in self.tables.values():
+            if source.engine is not None:
+                source.engine.dispose()
 
 
-def is_url(source: str | Path) -> bool:
-    return isinstance(source, str) and "://" in source
+def resolve_schema(source: str | Path) -> DataSchema:
+    """The schema of a source: a schema file, or a directory holding ``schema.yaml``."""
+    if isinstance(source, DataSchema):
+        return source
+    path = Path(source).expanduser()
+    if isinstance(source, str) and "://" in source:
+        raise IngestError(f"source {source.split('://')[0]}://...: a database is described in a schema file "
+                          "(url: and table: or query: per table, docs/SCHEMA.md); pass that file as --source")
+    if path.is_dir():
+        if not (path / SCHEMA_FILE).is_file():
+            raise IngestError(f"{path} holds no {SCHEMA_FILE}: write one that says which file holds the "
+                              "transactions and which column is which (docs/SCHEMA.md), or pass its path")
+        path = path / SCHEMA_FILE
+    elif not path.exists():
+        raise IngestError(f"source {path} does not exist: give a schema file (docs/SCHEMA.md) or a directory "
+                          f"holding {SCHEMA_FILE}, e.g. the output of `crmlab generate`")
+    try:
+        return load_schema(path)
+    except SchemaError as exc:
+        raise IngestError(str(exc)) from None
 
 
-def open_source(source: str | Path, schema: str | None = None) -> RawSource:
-    """Check a directory or SQLAlchemy URL (``?schema=NAME`` or ``schema`` selects a database schema)."""
-    if is_url(source):
-        return _open_database(str(source), schema)
-    if schema:
-        raise IngestError("--schema applies to database sources only; a directory source has no schema")
-    return _open_directory(Path(source).expanduser())
+def open_source(source: str | Path | DataSchema) -> RawSource:
+    """Check every declared table and column; one ``IngestError`` lists all problems."""
+    schema = resolve_schema(source)
+    problems: list[str] = []
+    tables: dict[str, TableSource] = {}
+    for name, declared in schema.tables().items():
+        try:
+            opened = (_open_files(schema, name, declared) if declared.path is not None
+                      else _open_database(name, declared))
+        except IngestError as exc:
+            problems.append(str(exc))
+            continue
+        tables[name] = opened
+        problems += _missing_columns(name, declared, opened)
+    if problems:
+        for opened in tables.values():
+            if opened.engine is not None:
+                opened.engine.dispose()
+        raise IngestError(f"cannot ingest {schema.name!r} ({_schema_origin(schema)}):\n- " + "\n- ".join(problems)
+                          + "\nFix the schema file or the export (docs/SCHEMA.md) and run again.")
+    location = f"schema {schema.name!r} in {schema.base_dir}"
+    return RawSource(schema, location, tables, table_specs(schema))
+
+
+def _schema_origin(schema: DataSchema) -> str:
+    return f"schema in {schema.base_dir}"
 
 
 def redact_url(url: str) -> str:
@@ -102,51 +147,88 @@ def redact_url(url: str) -> str:
     return bare.render_as_string(hide_password=False)
 
 
-# --- directory --------------------------------------------------------------------------------------
-
-def _open_directory(directory: Path) -> RawSource:
-    if not directory.is_dir():
-        raise IngestError(
-            f"source {directory} is not a directory: give a directory holding customers, transactions, "
-            "products and events as .parquet or .csv (e.g. from `crmlab generate --out DIR`), "
-            "or a SQLAlchemy URL such as postgresql+psycopg://user@host/db?schema=crm"
-        )
-    problems: list[str] = []
-    files: dict[str, Path] = {}
-    present: dict[str, list[str]] = {}
-    for table in TABLES:
-        found = [p for p in (directory / f"{table}.parquet", directory / f"{table}.csv") if p.is_file()]
-        if not found:
-            problems.append(f"table {table!r} is missing: expected {table}.parquet or {table}.csv")
-        elif len(found) > 1:
-            problems.append(f"table {table!r} exists as both {found[0].name} and {found[1].name}: "
-                            "remove the one that is not the current export")
-        else:
-            files[table] = found[0]
-            present[table] = _file_columns(found[0])
-    columns, ignored = _resolve_columns(present, problems)
-    if problems:
-        raise IngestError(f"cannot ingest {directory}:\n- " + "\n- ".join(problems)
-                          + "\nFix the export (see docs/DATA_MODEL.md section 1) and run again.")
-    return RawSource("directory", str(directory.resolve()), None, columns, ignored, files=files)
+def _missing_columns(name: str, declared: object, opened: TableSource) -> list[str]:
+    """Declared columns absent from the export, each named by its schema key."""
+    present = opened.rename  # filled with every export column by the openers
+    wanted: list[tuple[str, str, str]] = [(f"{name}.columns.{role}", raw, role)
+                                          for role, raw in declared.columns.items()]
+    wanted += [(f"{name}.attributes", a, a) for a in getattr(declared, "attributes", [])]
+    pii = getattr(declared, "pii", None)
+    wanted += [(f"{name}.pii.hash", h, h) for h in (pii.hash if pii else [])]
+    problems = []
+    for key, raw, _ in wanted:
+        if raw not in present:
+            shown = ", ".join(list(present)[:12]) + (", ..." if len(present) > 12 else "")
+            problems.append(f"{key}: column {raw!r} is not in {opened.location} (its columns: {shown}); "
+                            "names are case-sensitive")
+    dropped = set(pii.drop) if pii else set()
+    opened.ignored = [c for c in present if c not in {raw for _, raw, _ in wanted} and c not in dropped]
+    opened.rename = {raw: clean for _, raw, clean in wanted if raw in present}
+    return problems
 
 
-def _file_columns(path: Path) -> list[str]:
+# --- files ------------------------------------------------------------------------------------------
+
+def _open_files(schema: DataSchema, name: str, declared: object) -> TableSource:
+    path = schema.resolve(declared.path)
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith((".", "_"))
+                       and (declared.format is None or p.suffix == f".{declared.format}"))
+        files = [p for p in files if declared.format is not None or p.suffix in (".csv", ".parquet")]
+        if not files:
+            raise IngestError(f"{name}.path: folder {path} holds no .csv or .parquet file")
+    elif path.is_file():
+        files = [path]
+    else:
+        raise IngestError(f"{name}.path: {path} does not exist (paths are relative to the schema file)")
+    fmt = declared.format or ("parquet" if files[0].suffix == ".parquet" else "csv" if files[0].suffix in (
+        ".csv", ".txt", ".tsv") else None)
+    if fmt is None:
+        raise IngestError(f"{name}.path: cannot tell the format of {files[0].name}; add format: csv or parquet")
+    mixed = [p.name for p in files if fmt == "parquet" and p.suffix != ".parquet"]
+    if mixed:
+        raise IngestError(f"{name}.path: {path} mixes formats ({mixed[0]}); keep one format per table")
+    columns = _file_columns(files[0], fmt, declared.csv)
+    location = str(path)
+    return TableSource(name, "files", location, {c: c for c in columns}, [], files=files, fmt=fmt,
+                       csv=declared.csv)
+
+
+def _csv_kwargs(options: object) -> dict[str, object]:
+    kwargs: dict[str, object] = {
+        "sep": r"\s+" if options.delimiter == "whitespace" else options.delimiter,
+        "header": 0 if options.header else None, "encoding": options.encoding, "quotechar": options.quote,
+        "skiprows": options.skip_rows or None, "keep_default_na": False, "na_values": options.null_values,
+    }
+    if options.names:
+        kwargs["names"] = options.names
+    return kwargs
+
+
+def _file_columns(path: Path, fmt: str, options: object) -> list[str]:
     try:
-        if path.suffix == ".parquet":
+        if fmt == "parquet":
             import pyarrow.parquet as pq
 
             return list(pq.read_schema(path).names)
-        return list(pd.read_csv(path, nrows=0).columns)
+        return [str(c) for c in pd.read_csv(path, nrows=0, **_csv_kwargs(options)).columns]
     except Exception as exc:  # corrupt file: say which one
         raise IngestError(f"cannot read {path}: {type(exc).__name__}: {exc}. Re-export the file.") from exc
 
 
-def _read_file(path: Path, columns: list[str]) -> pd.DataFrame:
-    if path.suffix == ".parquet":
-        return pd.read_parquet(path, columns=columns)
-    # Everything as text, only empty cells are null: the parse step decides what each value means.
-    return pd.read_csv(path, usecols=columns, dtype=str, keep_default_na=False, na_values=[""])
+def _chunks(source: TableSource, columns: list[str], chunk_rows: int) -> Iterator[pd.DataFrame]:
+    if source.kind == "database":
+        with source.engine.connect() as connection:
+            yield pd.read_sql(source.statement(columns), connection)
+        return
+    empty = True
+    for path in source.files:
+        reader = (_parquet_chunks(path, columns, chunk_rows) if source.fmt == "parquet"
+                  else _csv_chunks(path, columns, chunk_rows, source.csv))
+        for frame in reader:
+            if len(frame) or (empty and path == source.files[-1]):
+                empty = False
+                yield frame
 
 
 def _parquet_chunks(path: Path, columns: list[str], chunk_rows: int) -> Iterator[pd.DataFrame]:
@@ -201,88 +283,62 @@ def _to_pandas(table: object, widen: dict[str, str]) -> pd.DataFrame:
     return frame
 
 
-def _csv_chunks(path: Path, columns: list[str], chunk_rows: int) -> Iterator[pd.DataFrame]:
-    # Everything as text, only empty cells are null (as in ``_read_file``).
-    with pd.read_csv(path, usecols=columns, dtype=str, keep_default_na=False, na_values=[""],
-                     chunksize=chunk_rows) as reader:
+def _csv_chunks(path: Path, columns: list[str], chunk_rows: int, options: object) -> Iterator[pd.DataFrame]:
+    # Everything as text, only the declared null cells are null: the parse step decides what values mean.
+    kwargs = _csv_kwargs(options)
+    with pd.read_csv(path, usecols=columns, dtype=str, chunksize=chunk_rows, **kwargs) as reader:
         empty = True
         for frame in reader:
             empty = False
             yield frame
         if empty:
-            yield pd.read_csv(path, usecols=columns, dtype=str, nrows=0)
+            yield pd.read_csv(path, usecols=columns, dtype=str, nrows=0, **kwargs)
 
 
 # --- database ---------------------------------------------------------------------------------------
 
-def _open_database(url: str, schema: str | None) -> RawSource:
+def _open_database(name: str, declared: object) -> TableSource:
     import sqlalchemy as sa
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
     try:
-        parsed = make_url(url)
+        parsed = make_url(declared.url)
     except ArgumentError as exc:
-        raise IngestError(f"source is not a valid SQLAlchemy URL ({exc}); "
-                          "expected e.g. postgresql+psycopg://user@host:5432/db?schema=crm") from exc
-    url_schema = parsed.query.get("schema")
-    if isinstance(url_schema, tuple):
-        url_schema = url_schema[-1]
-    if schema and url_schema and schema != url_schema:
-        raise IngestError(f"schema given twice ({schema!r} and ?schema={url_schema}): keep one")
-    schema = schema or url_schema
-    parsed = parsed.difference_update_query(["schema"])
-    location = redact_url(url) + (f" (schema {schema})" if schema else "")
+        raise IngestError(f"{name}.url is not a valid SQLAlchemy URL ({exc}); "
+                          "expected e.g. postgresql+psycopg://user@host:5432/db") from exc
+    location = redact_url(declared.url)
     try:
         engine = sa.create_engine(parsed)
-        inspector = sa.inspect(engine)
-        present: dict[str, list[str]] = {}
-        problems: list[str] = []
-        for table in TABLES:
-            if not inspector.has_table(table, schema=schema):
-                where = f"schema {schema!r}" if schema else "the default schema"
-                problems.append(f"table {table!r} is missing in {where}: load the export there "
-                                "or point ?schema= at the schema that holds it")
-                continue
-            present[table] = [c["name"] for c in inspector.get_columns(table, schema=schema)]
+        if declared.table is not None:
+            where = f"{location} (schema {declared.db_schema})" if declared.db_schema else location
+            location = f"table {declared.table} of {where}"
+            inspector = sa.inspect(engine)
+            if not inspector.has_table(declared.table, schema=declared.db_schema):
+                engine.dispose()
+                raise IngestError(f"{name}.table: no table {declared.table!r} in {where}")
+            columns = [c["name"] for c in inspector.get_columns(declared.table, schema=declared.db_schema)]
+            relation = sa.table(declared.table, *[sa.column(c) for c in columns], schema=declared.db_schema)
+        else:
+            location = f"the query of {name} on {location}"
+            with engine.connect() as connection:
+                columns = list(connection.execute(
+                    sa.text(f"SELECT * FROM ({declared.query}) AS export LIMIT 0")).keys())
+            relation = sa.text(declared.query).columns(*[sa.column(c) for c in columns]).subquery("export")
     except NoSuchModuleError as exc:
-        raise IngestError(f"no SQLAlchemy driver for {parsed.drivername!r}: "
+        raise IngestError(f"{name}.url: no SQLAlchemy driver for {parsed.drivername!r}: "
                           "use e.g. postgresql+psycopg://") from exc
     except SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
         if parsed.password:
             reason = reason.replace(parsed.password, "***")
-        raise IngestError(f"cannot read the database at {location}: {reason}. "
-                          "Check the URL and that the database is running.") from exc
-    columns, ignored = _resolve_columns(present, problems)
-    if problems:
-        engine.dispose()
-        raise IngestError(f"cannot ingest {location}:\n- " + "\n- ".join(problems)
-                          + "\nFix the export (see docs/DATA_MODEL.md section 1) and run again.")
-    return RawSource("database", location, schema, columns, ignored, _engine=engine)
+        raise IngestError(f"{name}: cannot read {location}: {reason}. "
+                          "Check the URL, the table or query, and that the database is running.") from exc
+    def statement(wanted: list[str]) -> object:  # the SELECT of the declared columns only
+        return sa.select(*[relation.c[c] for c in wanted])
+
+    return TableSource(name, "database", location, {c: c for c in columns}, [], statement=statement,
+                       engine=engine)
 
 
-def _read_sql(engine: object, table: str, schema: str | None, columns: list[str]) -> pd.DataFrame:
-    import sqlalchemy as sa
-
-    statement = sa.select(*[sa.column(c) for c in columns]).select_from(sa.table(table, schema=schema))
-    with engine.connect() as connection:
-        return pd.read_sql(statement, connection)
-
-
-# --- shared -----------------------------------------------------------------------------------------
-
-def _resolve_columns(present: dict[str, list[str]], problems: list[str]
-                     ) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
-    """Columns to read per table; missing required columns are appended to ``problems``."""
-    columns: dict[str, list[str]] = {}
-    ignored: dict[str, list[str]] = {}
-    for table, names in present.items():
-        required, optional = raw_columns(table)
-        missing = [c for c in required if c not in names]
-        if missing:
-            problems.append(f"table {table!r} lacks column(s) {', '.join(missing)}: "
-                            "add them to the export (names are case-sensitive)")
-        columns[table] = required + [c for c in optional if c in names]
-        ignored[table] = [c for c in names if c not in required and c not in optional]
-    return columns, ignored
+__all__ = ["IngestError", "RawSource", "TableSource", "open_source", "redact_url", "resolve_schema"]

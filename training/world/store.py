@@ -31,7 +31,7 @@ def _plain_strings(table: pa.Table, rows_per_chunk: int = 4_000_000) -> pa.Table
 def write_world(
     world: World, out_dir: str | Path, fmt: Literal["parquet", "csv"] = "parquet"
 ) -> dict[str, Path]:
-    """Write the raw tables (``<table>.<fmt>``), ``truth_customers.parquet`` and ``world.json``."""
+    """Write the raw tables (``<table>.<fmt>``), ``schema.yaml``, ``truth_customers.parquet`` and ``world.json``."""
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
@@ -52,6 +52,9 @@ def write_world(
         _plain_strings(pa.Table.from_pandas(world.truth_customers, preserve_index=False)),
         paths["truth_customers"],
     )
+    from training.world.schema_export import write_world_schema
+
+    paths["schema"] = write_world_schema(out, fmt)
     paths["world"] = out / "world.json"
     meta = {**world.meta, "format": fmt, "files": {k: p.name for k, p in paths.items()}}
     paths["world"].write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")

@@ -10,7 +10,6 @@ from click.testing import CliRunner
 from features_tiny_world import write_tiny_world
 
 from crmlab.cli import cli
-from training.features.catalog import FEATURE_NAMES
 
 
 def test_features_command_writes_files_and_logs_a_run(tmp_path):
@@ -36,7 +35,7 @@ def test_features_command_writes_files_and_logs_a_run(tmp_path):
     assert run.data.metrics["cutoff_2024-03-01/churn_rate"] == 0.5      # A buys again, B does not
     assert run.data.metrics["cutoff_2024-03-01/mean_future_spend"] == 30 / 4
     assert run.data.metrics["null_rate/recency_days"] == 2 / 7  # B (first order later) in Dec, D in Mar
-    assert {f"null_rate/{name}" for name in FEATURE_NAMES} <= set(run.data.metrics)
+    assert {f"null_rate/{name}" for name in meta["features"]} <= set(run.data.metrics)
     artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id, "features")}
     assert artifacts == {"features/features_meta.json", "features/FEATURES.md", "features/feature_summary.csv",
                          "features/feature_summary.md"}

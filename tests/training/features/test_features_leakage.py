@@ -10,11 +10,14 @@ import pytest
 from features_tiny_world import CUTOFF, HORIZON, tables, write_clean
 
 from training.features.build import build_feature_set
-from training.features.catalog import FEATURE_NAMES, ID_NAMES, LABEL_NAMES
+from training.features.catalog import ID_NAMES, LABEL_NAMES
 from training.settings import get_settings
 
-FEATURE_COLUMNS = [*ID_NAMES, *FEATURE_NAMES]
 CUT = pd.Timestamp(CUTOFF)
+
+
+def features_of(built) -> list[str]:
+    return [*ID_NAMES, *built.meta["features"]]
 SETTINGS = {
     "iqr-median-missing": {},
     "zscore-mode": {"outliers": "zscore", "zscore_max": 1.5, "impute_categorical": "mode"},
@@ -131,7 +134,7 @@ def test_future_rows_change_no_feature(world, tmp_path, settings_name, perturbat
     overrides = SETTINGS[settings_name]
     base = _build(world, tmp_path, "base", overrides)
     changed = _build(PERTURBATIONS[perturbation](world), tmp_path, "changed", overrides)
-    pd.testing.assert_frame_equal(base.frame[FEATURE_COLUMNS], changed.frame[FEATURE_COLUMNS])
+    pd.testing.assert_frame_equal(base.frame[features_of(base)], changed.frame[features_of(base)])
     assert base.meta["cleaning"] == changed.meta["cleaning"], "cleaning statistics saw post-cutoff rows"
     # The perturbation really reached the label window, so the equality above is not vacuous.
     assert not base.frame[list(LABEL_NAMES)].equals(changed.frame[list(LABEL_NAMES)])
@@ -142,7 +145,7 @@ def test_earlier_cutoff_ignores_rows_between_it_and_a_later_cutoff(world, tmp_pa
     stacked = _build(world, tmp_path, "stacked", {}, cutoffs=(early, CUTOFF))
     alone = _build(_drop_rows_from(world, pd.Timestamp(early)), tmp_path, "alone", {}, cutoffs=(early,))
     rows = stacked.frame[stacked.frame["cutoff"] == pd.Timestamp(early)].reset_index(drop=True)
-    pd.testing.assert_frame_equal(rows[FEATURE_COLUMNS], alone.frame[FEATURE_COLUMNS])
+    pd.testing.assert_frame_equal(rows[features_of(alone)], alone.frame[features_of(alone)])
 
 
 def _drop_rows_from(world, moment: pd.Timestamp):

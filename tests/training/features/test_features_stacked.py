@@ -88,10 +88,10 @@ def _copy(clean, tmp_path):
     return target
 
 
-def test_a_missing_table_names_the_file(clean, tmp_path):
+def test_a_missing_transactions_table_names_the_file(clean, tmp_path):
     target = _copy(clean, tmp_path)
-    (target / "events.parquet").unlink()
-    with pytest.raises(CleanDataError, match=r"events\.parquet is missing.*crmlab ingest"):
+    (target / "transactions.parquet").unlink()
+    with pytest.raises(CleanDataError, match=r"transactions\.parquet is missing.*crmlab ingest"):
         build_features(target, [date(2024, 3, 1)], HORIZON, get_settings())
 
 

@@ -32,7 +32,11 @@ class RawCase:
     pii: list[str] = field(default_factory=list)
 
     def write(self, directory: Path, fmt: str = "parquet") -> Path:
+        """The tables plus the generated world's schema.yaml (same layout and vocabularies)."""
+        from training.world.schema_export import write_world_schema
+
         directory.mkdir(parents=True, exist_ok=True)
+        write_world_schema(directory, fmt)
         for table, frame in self.tables.items():
             if fmt == "parquet":
                 frame.to_parquet(directory / f"{table}.parquet", index=False)

@@ -12,8 +12,9 @@ import pytest
 from ingest_raw_case import RawCase
 
 from training.ingest import IngestResult, ingest
+from training.ingest.contracts import TableSpec
 from training.ingest.integrity import SeenKeys, duplicate_keys
-from training.ingest.sources import RawSource
+from training.ingest.sources import open_source
 from training.settings import get_settings
 from training.world import WorldConfig, generate_world, write_world
 
@@ -69,7 +70,15 @@ def test_chunks_keep_the_whole_file_dtypes(tmp_path: Path):
     pq.write_table(pa.table({"n": pa.array([1, 2, 3, None], pa.int64()),
                              "b": pa.array([True, False, True, None], pa.bool_())}), path)
     whole = pd.read_parquet(path)
-    source = RawSource("directory", str(tmp_path), None, {"products": ["n", "b"]}, {}, files={"products": path})
+    (tmp_path / "schema.yaml").write_text("name: t\ntransactions: {path: products.parquet, columns: "
+                                          "{customer_id: n, order_ts: b, amount: n2}}\n"
+                                          "products: {path: products.parquet, columns: {product_id: n, "
+                                          "product_name: b}}\n")
+    pq.write_table(pa.table({"n": pa.array([1, 2, 3, None], pa.int64()),
+                             "b": pa.array([True, False, True, None], pa.bool_()),
+                             "n2": pa.array([1.0] * 4)}), path)
+    whole = whole.rename(columns={"n": "product_id", "b": "product_name"})
+    source = open_source(tmp_path)
     chunks = list(source.read_chunks("products", 2))
 
     assert [len(c) for c in chunks] == [2, 2]
@@ -83,7 +92,7 @@ def test_seen_keys_find_repeats_across_chunks_like_one_pass():
     frame = pd.DataFrame({"session_id": ["S1", "S2", "S1", "S3", "S2", "S1", "S4"],
                           "customer_id": ["C1", "C2", "C1", "C3", "C9", "C1", "C4"]},
                          index=pd.RangeIndex(10, 17))
-    tracker = SeenKeys("events")
+    tracker = SeenKeys("session_id")
 
     parts = [tracker.duplicate_keys(frame.iloc[i:i + 2][["session_id", "customer_id"]])
              for i in range(0, len(frame), 2)]
@@ -95,7 +104,7 @@ def test_seen_keys_find_repeats_across_chunks_like_one_pass():
         "session_id 'S2' repeats row 11 (different values); the first occurrence is kept",
         "session_id 'S1' repeats row 10 (exact copy); the first occurrence is kept",
     ]
-    pd.testing.assert_frame_equal(found, duplicate_keys("events", frame))
+    pd.testing.assert_frame_equal(found, duplicate_keys(TableSpec("session_id", {}), frame))
     later = tracker.duplicate_keys(pd.DataFrame({"session_id": ["S4", "S5"], "customer_id": ["C4", "C5"]},
                                                 index=pd.RangeIndex(17, 19)))
     assert later["detail"].tolist() == ["session_id 'S4' repeats row 16 (exact copy); the first occurrence is kept"]

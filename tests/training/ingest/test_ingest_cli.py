@@ -36,7 +36,7 @@ def test_ingest_command_rejects_a_bad_source_with_a_message(raw_dir: Path, tmp_p
     result = CliRunner().invoke(cli, ["ingest", "--source", str(raw_dir), "--out", str(tmp_path / "clean")])
 
     assert result.exit_code == 1
-    assert "table 'events' is missing: expected events.parquet or events.csv" in result.output
+    assert "events.path:" in result.output and "does not exist" in result.output
     assert "Traceback" not in result.output
     assert not (tmp_path / "clean").exists()
 

@@ -58,7 +58,7 @@ def test_row_with_two_faults_is_quarantined_once_with_both_reasons(ingested: Ing
     assert len(rows) == 1
     assert rows["rule"].iloc[0] == "unparseable_date"
     assert "order_ts '2023-13-01 09:00:00'" in rows["reason"].iloc[0]
-    assert "amount -1.0 must be > 0" in rows["reason"].iloc[0]
+    assert "amount -1.0 must be >= 0" in rows["reason"].iloc[0]
     assert json.loads(rows["record"].iloc[0])["order_ts"] == "2023-13-01 09:00:00"  # the raw value
 
 
@@ -159,7 +159,7 @@ def test_mlflow_run_records_source_counts_and_report(ingested: Ingested):
     run = client.get_run(result.run_id)
 
     assert run.info.run_name == "ingest"
-    assert run.data.params["source_kind"] == "directory"
+    assert run.data.params["source_kind"] == "files"
     assert run.data.metrics["transactions.rows_quarantined"] == result.counts["transactions"].rows_quarantined
     assert run.data.metrics["customers.rows_excluded_no_consent"] == 2
     assert run.data.metrics["transactions.quarantine.max_value"] == 1

@@ -43,10 +43,12 @@ def test_selection_groups_and_exclusions(world):
 
 
 def test_selection_follows_the_feature_catalog():
-    from training.features.catalog import ALL_COLUMNS, CATEGORIES, CHANNELS
+    from training.features.catalog import Available, Vocabulary, all_columns
+    from training.world.vocab import CATEGORIES, CHANNELS, PROFILE_VOCAB
 
+    columns = all_columns(Available.everything(Vocabulary(CATEGORIES, CHANNELS, tuple(PROFILE_VOCAB))))
     frame = pd.DataFrame({s.name: pd.Series([0, 1], dtype="object" if s.dtype == "string" else s.dtype)
-                          for s in ALL_COLUMNS})
+                          for s in columns})
     spec = select_features(frame)
     assert spec.groups["category_mix"] == tuple(f"cat_share_{c}" for c in CATEGORIES)
     assert spec.groups["channel_mix"] == tuple(f"channel_share_{c}" for c in CHANNELS)
