@@ -24,6 +24,8 @@ COMMANDS: dict[str, str] = {
     "monitor": "monitor",
     "schedule": "schedule",
     "reports": "reports",
+    "server": "server",
+    "users": "users",
 }
 
 
@@ -38,6 +40,21 @@ class LazyGroup(click.Group):
             return None
         module = importlib.import_module(f"crmlab.commands.{COMMANDS[cmd_name]}")
         return module.command
+
+
+    def invoke(self, ctx: click.Context):
+        """Runs the command; a request the tracking server refused (401/403) becomes one line, exit 1."""
+        try:
+            return super().invoke(ctx)
+        except click.exceptions.ClickException:
+            raise
+        except Exception as err:
+            from crmlab.auth_errors import refused_request_message
+
+            message = refused_request_message(err)
+            if message is None:
+                raise
+            raise click.ClickException(message) from None
 
 
 def _module_exists(name: str) -> bool:

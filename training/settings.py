@@ -61,6 +61,30 @@ class Settings(BaseSettings):
         default=None, description="Optuna RDB URL; SQLite beside the tracking store by default."
     )
 
+    # --- team mode (`crmlab server`, `crmlab users`, distributed tuning) --------------------------
+    server_backend_store_uri: str | None = Field(
+        default=None, description="`crmlab server` backend store; the tracking URI when that is a database.",
+    )
+    artifacts_destination: str = Field(default="./mlartifacts", description="Where the server keeps artifacts.")
+    server_host: str = "127.0.0.1"
+    server_port: int = Field(default=5000, gt=0, lt=65536)
+    server_workers: int = Field(default=2, ge=1, description="Server worker processes (MLflow's default is 4).")
+    auth_db_uri: str = Field(default="sqlite:///basic_auth.db", description="Users and permissions store.")
+    auth_config_path: Path = Field(default=Path("mlflow-auth.ini"), description="Auth ini written at start.")
+    auth_default_permission: Literal["NO_PERMISSIONS", "READ"] = Field(
+        default="NO_PERMISSIONS", description="What a user without a role may do; roles grant the rest.",
+    )
+    admin_user: str = Field(default="admin", description="Auth admin account (CRMLAB_ADMIN_USER).")
+    admin_password: SecretStr | None = Field(default=None, description="Admin password; required with --auth.")
+    user_password: SecretStr | None = Field(default=None, description="Password for `crmlab users add`.")
+    server_secret_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("MLFLOW_FLASK_SERVER_SECRET_KEY", "CRMLAB_SERVER_SECRET_KEY"),
+        description="Flask secret of the auth app; a random one per start when unset.",
+    )
+    workers: int = Field(default=1, ge=1, description="Local tuning processes of one study.")
+    study: str | None = Field(default=None, description="Optuna study a tuning job runs in (joined if it exists).")
+    heartbeat_s: int = Field(default=30, ge=1, description="Trial heartbeat; a trial silent 2x this is failed.")
+
     @field_validator("tracking_uri")
     @classmethod
     def _non_empty(cls, value: str) -> str:
