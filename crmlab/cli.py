@@ -50,6 +50,11 @@ class LazyGroup(click.Group):
             raise
         except Exception as err:
             from crmlab.auth_errors import refused_request_message
+            from training.core.distributed import StudyFinishedElsewhere
+
+            if isinstance(err, StudyFinishedElsewhere):  # a tuning worker whose job another worker finishes
+                click.echo(str(err))
+                return None
 
             message = refused_request_message(err)
             if message is None:

@@ -71,7 +71,7 @@ def train_family(family: ModelFamily | str, source: Mapping[str, Any] | None = N
     if data is None:
         data = family.load(source or {}, settings)
     fingerprint = data_hash(family.fingerprint(data))
-    study = study_name(family.name, model_name, fingerprint, seed)
+    study = settings.study or study_name(family.name, model_name, fingerprint, seed)  # a distributed job's
 
     with tempfile.TemporaryDirectory() as tmp, \
             tracked_run(settings, f"train-{model_name}", tags={"crmlab.family": family.name}) as run:

@@ -29,11 +29,22 @@ def run_study(
     """Run (or resume: ``load_if_exists``) a study and log every trial as a nested MLflow run.
 
     ``timeout`` of ``None`` or ``0`` means no time limit; ``trials`` counts new trials for this call.
+    With ``settings.study`` set, the call is one worker of a distributed job on that study (``trials`` is
+    the job's total; ``training.core.distributed``).
     ``warm_start`` (optional): parameters of a known-good configuration evaluated as the first trial
     of a new study (e.g. ``lgbm.default_trial_params``), so a tiny budget still yields a sane model.
     """
     if trials < 1:
         raise ValueError(f"trials must be at least 1 (got {trials}); pass --trials 1 or more")
+    pruner = optuna.pruners.MedianPruner(n_startup_trials=PRUNER_STARTUP_TRIALS, n_warmup_steps=PRUNER_WARMUP_STEPS)
+    if settings.study:  # one job shared by workers: see training/core/distributed.py
+        from training.core.distributed import run_shared_study
+
+        return run_shared_study(
+            objective, study_name=settings.study, direction=direction, trials=trials, timeout=timeout, seed=seed,
+            storage_url=storage or settings.default_optuna_storage(), heartbeat_s=settings.heartbeat_s,
+            pruner=pruner, callbacks=[_log_trial_run(settings.study)], warm_start=warm_start,
+        )
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(
         storage=storage or settings.default_optuna_storage(),
@@ -41,9 +52,7 @@ def run_study(
         direction=direction,
         load_if_exists=True,
         sampler=optuna.samplers.TPESampler(seed=seed),
-        pruner=optuna.pruners.MedianPruner(
-            n_startup_trials=PRUNER_STARTUP_TRIALS, n_warmup_steps=PRUNER_WARMUP_STEPS
-        ),
+        pruner=pruner,
     )
     if warm_start and not study.trials:
         study.enqueue_trial(warm_start)
