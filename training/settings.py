@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     auth_default_permission: Literal["NO_PERMISSIONS", "READ"] = Field(
         default="NO_PERMISSIONS", description="What a user without a role may do; roles grant the rest.",
     )
+    auth_cache_s: int = Field(
+        default=60, ge=0, description="Server-side cache of checked passwords (a changed password may work 60 s).",
+    )
     admin_user: str = Field(default="admin", description="Auth admin account (CRMLAB_ADMIN_USER).")
     admin_password: SecretStr | None = Field(default=None, description="Admin password; required with --auth.")
     user_password: SecretStr | None = Field(default=None, description="Password for `crmlab users add`.")

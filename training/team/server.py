@@ -43,6 +43,8 @@ def write_auth_config(settings: Settings) -> Path:
         "database_uri": settings.auth_db_uri,
         "admin_username": settings.admin_user,
         "authorization_function": "mlflow.server.auth:authenticate_request_basic_auth",
+        # Without it every request re-hashes the password (PBKDF2): a training run makes hundreds of requests.
+        "auth_cache_ttl_seconds": str(settings.auth_cache_s),
     }
     path = settings.auth_config_path.resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
