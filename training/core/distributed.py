@@ -117,8 +117,9 @@ def run_shared_study(
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     me = worker_id()
     lock = StudyLock(storage_url, study_name)
+    # Heartbeats are "experimental" in Optuna 5 (stable since Optuna 2.9); one warning per trial is noise.
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning,
-                            message=".*fail_stale_trials.*")  # Optuna's own call in study.optimize
+                            message=".*(fail_stale_trials|heartbeat).*")
     storage = optuna.storages.RDBStorage(
         storage_url, heartbeat_interval=heartbeat_s, grace_period=2 * heartbeat_s,
         heartbeat_stale_trial_callback=_note_stale,
