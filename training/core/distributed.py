@@ -117,7 +117,7 @@ def run_shared_study(
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     me = worker_id()
     lock = StudyLock(storage_url, study_name)
-    # Heartbeats are "experimental" in Optuna 5 (stable since Optuna 2.9); one warning per trial is noise.
+    # Heartbeats are marked experimental in Optuna (since 2.9); one warning per trial is noise.
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning,
                             message=".*(fail_stale_trials|heartbeat).*")
     storage = optuna.storages.RDBStorage(
