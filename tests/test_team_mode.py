@@ -227,6 +227,7 @@ def test_two_workers_share_one_study_and_survive_a_killed_worker(team, monkeypat
     assert done.user_attrs["crmlab.finished_by"] != f"{socket.gethostname()}:{victim[1]}"
 
     client = _client(team, "eng", monkeypatch)
+    assert client.get_run(killed[0].user_attrs["crmlab.worker_run"]).info.status == "KILLED"  # no dangling run
     versions = client.search_model_versions("name='churn_team'")
     assert len(versions) == 1 and versions[0].tags["optuna.study"] == study
 
@@ -251,3 +252,20 @@ def _kill_a_worker_mid_trial(study: str, storage: str, job: subprocess.Popen, lo
                 return trial.number, pid
         time.sleep(0.1)
     pytest.fail(f"no running trial seen:\n{log.read_text()[-3000:]}")
+
+
+def test_users_add_again_changes_the_role_and_only_an_admin_may_add(team, monkeypatch):
+    from mlflow.server import get_app_client
+
+    env = {**team.env("admin"), "CRMLAB_USER_PASSWORD": "temp-user-password-1"}
+    for role in ("reviewer", "engineer"):
+        result = CliRunner().invoke(cli, ["users", "add", "temp", "--role", role], env=env)
+        assert result.exit_code == 0, result.output
+    assert "user temp exists (password unchanged); role engineer" in result.output
+    _client(team, "admin", monkeypatch)
+    roles = get_app_client("basic-auth", tracking_uri=team.url).list_user_roles("temp")
+    assert [r.name for r in roles] == ["crmlab-engineer"]
+
+    refused = CliRunner().invoke(cli, ["users", "add", "mallory", "--role", "engineer"],
+                                 env={**team.env("eng"), "CRMLAB_USER_PASSWORD": "mallory-password-1"})
+    assert refused.exit_code == 1 and "permission denied: user 'eng' lacks admin rights" in refused.output

@@ -33,6 +33,7 @@ import optuna
 BUDGET_ATTR = "crmlab.trials"
 FINISHER_ATTR = "crmlab.finished_by"
 WORKER_ATTR = "crmlab.worker"
+RUN_ATTR = "crmlab.worker_run"  # the worker's MLflow run, ended as KILLED when its heartbeat stops
 
 
 class StudyFinishedElsewhere(Exception):
@@ -130,10 +131,13 @@ def run_shared_study(
         sampler=optuna.samplers.TPESampler(seed=sampler_seed, constant_liar=True), pruner=pruner,
     )
     deadline = time.monotonic() + timeout if timeout else None
+    run_id = _active_run_id()
 
     def locked_objective(trial: optuna.Trial) -> float:
         lock.release()  # the trial exists: other workers may count and ask now
         trial.set_user_attr(WORKER_ATTR, me)
+        if run_id:
+            trial.set_user_attr(RUN_ATTR, run_id)
         return objective(trial)
 
     try:
@@ -199,10 +203,26 @@ def _close_worker_run(study_name: str) -> None:
         mlflow.end_run("FINISHED")
 
 
+def _active_run_id() -> str | None:
+    import mlflow
+
+    run = mlflow.active_run()
+    return run.info.run_id if run is not None else None
+
+
 def _note_stale(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-    """A worker stopped beating during this trial: it is FAIL now and a replacement runs in its place."""
+    """A worker stopped beating during this trial: it is FAIL now (a replacement runs); its MLflow run KILLED."""
     import logging
 
-    logging.getLogger(__name__).warning(
-        "trial %d of study %r failed: worker %s stopped sending heartbeats", trial.number, study.study_name,
-        trial.user_attrs.get(WORKER_ATTR, "?"))
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    log = logging.getLogger(__name__)
+    log.warning("trial %d of study %r failed: worker %s stopped sending heartbeats", trial.number,
+                study.study_name, trial.user_attrs.get(WORKER_ATTR, "?"))
+    run_id = trial.user_attrs.get(RUN_ATTR)
+    if run_id:
+        try:
+            mlflow.MlflowClient().set_terminated(run_id, status="KILLED")
+        except MlflowException as err:  # e.g. no permission on that run: the trial is failed all the same
+            log.warning("could not mark the lost worker's run %s KILLED: %s", run_id, err.message[:200])
