@@ -84,7 +84,6 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("MLFLOW_FLASK_SERVER_SECRET_KEY", "CRMLAB_SERVER_SECRET_KEY"),
         description="Flask secret of the auth app; a random one per start when unset.",
     )
-    workers: int = Field(default=1, ge=1, description="Local tuning processes of one study.")
     study: str | None = Field(default=None, description="Optuna study a tuning job runs in (joined if it exists).")
     heartbeat_s: int = Field(default=30, ge=1, description="Trial heartbeat; a trial silent 2x this is failed.")
 
