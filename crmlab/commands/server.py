@@ -39,7 +39,6 @@ def command(backend_store_uri, artifacts_destination, host, port, workers, auth:
             click.echo(plain_command(settings, auth=auth))
             return
         click.echo(f"$ {plain_command(settings, auth=auth)}", err=True)
-        code = run_server(settings, auth=auth)
+        run_server(settings, auth=auth)  # does not return: this process becomes `mlflow server`
     except ServerConfigError as err:
         raise click.ClickException(str(err)) from None
-    raise SystemExit(code)

@@ -10,7 +10,6 @@ import configparser
 import os
 import secrets
 import shlex
-import subprocess
 import sys
 from pathlib import Path
 
@@ -105,11 +104,7 @@ def plain_command(settings: Settings, *, auth: bool) -> str:
     return prefix + shlex.join(["mlflow", *server_argv(settings, auth=auth)])
 
 
-def run_server(settings: Settings, *, auth: bool) -> int:
-    """Run the stock MLflow server in the foreground until it stops; returns its exit code."""
+def run_server(settings: Settings, *, auth: bool) -> None:
+    """Replace this process with the stock MLflow server (signals such as Ctrl-C or SIGTERM reach it directly)."""
     env = server_env(settings, auth=auth)
-    mlflow_cli = [sys.executable, "-m", "mlflow", *server_argv(settings, auth=auth)]
-    try:
-        return subprocess.run(mlflow_cli, env=env, check=False).returncode
-    except KeyboardInterrupt:
-        return 0
+    os.execve(sys.executable, [sys.executable, "-m", "mlflow", *server_argv(settings, auth=auth)], env)
