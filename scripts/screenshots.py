@@ -17,7 +17,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -25,7 +24,6 @@ from pathlib import Path
 CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--hide-scrollbars",
 ]
 
 
@@ -35,7 +33,7 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _wait_for(url: str, timeout_s: float = 90.0) -> None:
+def _wait_for(url: str, timeout_s: float = 240.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
@@ -46,14 +44,14 @@ def _wait_for(url: str, timeout_s: float = 90.0) -> None:
     raise SystemExit(f"the MLflow UI did not answer at {url} within {timeout_s:.0f} s")
 
 
-def shoot(chromium: str, url: str, out: Path, size: str = "1400,900", wait_ms: int = 12000) -> None:
-    """One screenshot; the virtual-time budget lets the MLflow single-page app finish rendering."""
-    with tempfile.TemporaryDirectory() as profile:
-        subprocess.run(
-            [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--window-size={size}",
-             f"--virtual-time-budget={wait_ms}", f"--screenshot={out}", url],
-            check=True, capture_output=True, timeout=120,
-        )
+def shoot(page, url: str, out: Path, ready: str | None = None, height: int = 900) -> None:
+    """One screenshot once the page (a single-page app for the MLflow UI) shows ``ready``."""
+    page.set_viewport_size({"width": 1400, "height": height})
+    page.goto(url, wait_until="load")
+    if ready:
+        page.get_by_text(ready, exact=False).first.wait_for(timeout=60_000)
+    page.wait_for_timeout(1500)  # charts and tables settle after the first paint
+    page.screenshot(path=str(out))
     print(f"  {out}")
 
 
@@ -89,19 +87,30 @@ def main() -> int:
          "--host", "127.0.0.1", "--port", str(port)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
+    from playwright.sync_api import sync_playwright
+
     try:
         base = f"http://127.0.0.1:{port}"
         _wait_for(f"{base}/health")
         print("screenshots:")
-        shoot(chromium, f"{base}/#/experiments/{experiment.experiment_id}/runs", args.out / "runs.png")
-        shoot(chromium, f"{base}/#/models/{args.model}/versions/{champion.version}", args.out / "model_version.png")
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS[1:])
+            page = browser.new_page()
+            shoot(page, f"{base}/#/experiments/{experiment.experiment_id}/runs", args.out / "runs.png",
+                  ready="main")
+            shoot(page, f"{base}/#/models/{args.model}/versions/{champion.version}",
+                  args.out / "model_version.png", ready="champion")
+            if index.exists():
+                shoot(page, index.resolve().as_uri(), args.out / "reports_index.png")
+            if model_reports:
+                shoot(page, model_reports[-1].resolve().as_uri(), args.out / "model_report.png")
+            browser.close()
     finally:
         ui.terminate()
-        ui.wait(timeout=30)
-    if index.exists():
-        shoot(chromium, index.resolve().as_uri(), args.out / "reports_index.png", wait_ms=3000)
-    if model_reports:
-        shoot(chromium, model_reports[-1].resolve().as_uri(), args.out / "model_report.png", wait_ms=8000)
+        try:
+            ui.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            ui.kill()
     return 0
 
 
