@@ -87,6 +87,16 @@ class Settings(BaseSettings):
     study: str | None = Field(default=None, description="Optuna study a tuning job runs in (joined if it exists).")
     heartbeat_s: int = Field(default=30, ge=1, description="Trial heartbeat; a trial silent 2x this is failed.")
 
+    # --- recommendations ------------------------------------------------------------------------
+    recs_min_history: int = Field(
+        default=3, ge=1, description="Distinct products a customer needs before collaborative filtering is used."
+    )
+    recs_eval_customers: int = Field(
+        default=5000, ge=50, description="Customers sampled to tune and evaluate the recommender (memory bound)."
+    )
+    recs_popularity_days: int = Field(default=365, gt=0, description="Window of the popularity ranking.")
+    recs_blend_step: float = Field(default=0.1, gt=0, le=0.5, description="Grid step of the tuned blend weights.")
+
     @field_validator("tracking_uri")
     @classmethod
     def _non_empty(cls, value: str) -> str:

@@ -1,0 +1,28 @@
+"""One generated world for the recommender tests: raw -> ingest -> clean folder, built once per session."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from training.settings import get_settings
+
+CUTOFF = date(2025, 10, 2)
+HORIZON = 90
+
+
+@pytest.fixture(scope="session")
+def recs_clean(tmp_path_factory) -> Path:
+    """A 1,500-customer world without dirt, ingested; the clean folder's path."""
+    from training.ingest.pipeline import ingest
+    from training.world.config import WorldConfig
+    from training.world.generate import generate_world
+    from training.world.store import write_world
+
+    home = tmp_path_factory.mktemp("recs_world")
+    settings = get_settings(tracking_uri=f"sqlite:///{home / 'mlflow.db'}", demo=True)
+    write_world(generate_world(WorldConfig(n_customers=1500, seed=11, dirt_rate=0.0)), home / "raw")
+    ingest(home / "raw", home / "clean", settings, progress=False)
+    return home / "clean"
