@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 from rich.console import Console
 
-from training.recs.data import as_timestamp, read_recs_data, time_split
+from training.recs.data import RecsData, TimeSplit, as_timestamp, read_recs_data, time_split
 from training.recs.evaluate import evaluate, headline, metric, test_customers
 from training.recs.fit import build_recommender
 from training.recs.gate import FAMILY, holdout_frame
@@ -33,20 +33,78 @@ _console = Console(stderr=True)
 
 
 @dataclass
-class RecsResult:
-    """What a training produced (the long metrics table stays in memory for callers and tests)."""
+class RecsFit:
+    """Everything fitting produced, before any MLflow call (what a family's ``fit`` hands the lifecycle)."""
 
-    model_name: str
-    version: str
-    run_id: str
+    recommender: Recommender
     tuned: Tuned
     table: pd.DataFrame  # ranker, k, metric, value on the test horizon
     summary: dict[str, float]
-    recommender: Recommender
-    decision: Any = None  # training.core.promotion.PromotionDecision with promote=True
+    holdout: pd.DataFrame  # the gate's customers and what they bought in the horizon
+    example: pd.DataFrame  # request rows for the signature
+    card: str  # model_card.md
+    metrics: dict[str, float]  # everything for the run
+    version_metrics: dict[str, float]  # headline test metrics for the registered version
+    tags: dict[str, str]
 
     def value(self, ranker: str, name: str, k: int = 10) -> float:
         return metric(self.table, ranker, name, k)
+
+
+@dataclass
+class RecsResult(RecsFit):
+    """A registered recommender: the fit plus where it went."""
+
+    model_name: str = MODEL_NAME
+    version: str = ""
+    run_id: str = ""
+    decision: Any = None  # training.core.promotion.PromotionDecision with promote=True
+
+
+def load_split(data_dir: str | Path, cutoff: date | str, horizon_days: int) -> tuple[RecsData, TimeSplit]:
+    """The clean folder's purchases, catalogue and profiles, split at the cutoff."""
+    data = read_recs_data(data_dir)
+    return data, time_split(data.purchases, as_timestamp(cutoff), horizon_days)
+
+
+def fit_recs(data: RecsData, split: TimeSplit, *, settings: Settings, trials: int, timeout: float | None,
+             seed: int, study_name: str, storage: str | None, model_name: str, plots_dir: Path,
+             files_dir: Path) -> RecsFit:
+    """Tune on validation, refit before the cutoff, test on the horizon; plots and files into the folders.
+
+    Needs an active MLflow run only because the shared tuning loop logs one nested run per trial.
+    """
+    from training.core.registry import data_hash
+    from training.recs import plots
+
+    horizon = split.horizon_days
+    _console.log(f"recs: {len(split.history):,} purchase lines before {split.cutoff.date()}, "
+                 f"{len(data.catalog.product_ids):,} products, catalogue text: {data.catalog.has_content}")
+    tuned = tune(data, split.history, split.cutoff, horizon, settings=settings, trials=trials, timeout=timeout,
+                 seed=seed, study_name=study_name, storage=storage)
+    _console.log(f"recs: ALS {tuned.params.as_dict()}, segment column {tuned.segment_column}, "
+                 f"weights {tuned.weights}")
+    model = build_recommender(data, split.history, split.cutoff, params=tuned.params, weights=tuned.weights,
+                              segment_column=tuned.segment_column, min_history=settings.recs_min_history,
+                              popularity_days=settings.recs_popularity_days, seed=seed)
+    table, summary = evaluate(model, split, settings.recs_eval_customers, seed)
+    metrics = headline(table) | summary | {f"val.{k}": v for k, v in tuned.validation.items()}
+    version_metrics = {f"{m}_at_10": metric(table, "hybrid", m) for m in ("precision", "recall", "map", "ndcg")}
+    version_metrics["popularity_precision_at_10"] = metric(table, "popularity", "precision")
+    card = model_card(table, tuned, summary, model_name, split.cutoff, horizon)
+    table.to_csv(files_dir / "metrics_by_k.csv", index=False)
+    (files_dir / "tuned.json").write_text(json.dumps({"als": tuned.params.as_dict(), "weights": tuned.weights,
+                                                      "segment_column": tuned.segment_column,
+                                                      "validation": tuned.validation}, indent=2))
+    plots.metrics_bar(table, plots_dir / "metrics_at_10.png")
+    plots.metrics_by_k(table, plots_dir / "metrics_by_k.png")
+    tags = {"data_hash": data_hash(split.history[["customer_id", "product_id"]]),
+            "recs.cutoff": str(split.cutoff.date()), "recs.horizon_days": str(horizon),
+            "recs.weights": json.dumps(tuned.weights), "recs.segment_column": tuned.segment_column or "none",
+            "recs.als": json.dumps(tuned.params.as_dict())}
+    holdout = holdout_frame(test_customers(split, HOLDOUT_CUSTOMERS, seed), split.future)
+    return RecsFit(model, tuned, table, summary, holdout, input_example(model.customers.to_numpy()), card,
+                   metrics, version_metrics, tags)
 
 
 def train_recs(data_dir: str | Path, *, cutoff: date | str, settings: Settings, horizon_days: int | None = None,
@@ -57,47 +115,38 @@ def train_recs(data_dir: str | Path, *, cutoff: date | str, settings: Settings, 
 
     from training.core.promotion import log_holdout
     from training.core.promotion import promote as core_promote
-    from training.core.registry import data_hash, log_and_register
+    from training.core.registry import log_and_register
     from training.tracking import tracked_run
 
     seed = settings.seed if seed is None else seed
     horizon = horizon_days or settings.horizon_days
-    data = read_recs_data(data_dir)
-    split = time_split(data.purchases, as_timestamp(cutoff), horizon)
-    _console.log(f"recs: {len(split.history):,} purchase lines before {split.cutoff.date()}, "
-                 f"{len(data.catalog.product_ids):,} products, catalogue text: {data.catalog.has_content}")
-    with tracked_run(settings, run_name=f"train-{model_name}", tags={"crmlab.family": FAMILY}) as run:
+    data, split = load_split(data_dir, cutoff, horizon)
+    with tracked_run(settings, run_name=f"train-{model_name}", tags={"crmlab.family": FAMILY}) as run, \
+            tempfile.TemporaryDirectory() as tmp:
         mlflow.log_params({"cutoff": str(split.cutoff.date()), "horizon_days": horizon, "seed": seed,
                            "products": len(data.catalog.product_ids), "history_lines": len(split.history),
                            "catalogue_text": data.catalog.has_content, "min_history": settings.recs_min_history,
                            "popularity_days": settings.recs_popularity_days,
                            "blend_step": settings.recs_blend_step})
-        tuned = tune(data, split.history, split.cutoff, horizon, settings=settings, trials=trials or settings.trials,
-                     timeout=timeout if timeout is not None else settings.timeout_s, seed=seed,
-                     study_name=f"{model_name}-{run.info.run_id[:8]}", storage=storage or settings.optuna_storage)
-        _console.log(f"recs: ALS {tuned.params.as_dict()}, segment column {tuned.segment_column}, "
-                     f"weights {tuned.weights}")
-        model = build_recommender(data, split.history, split.cutoff, params=tuned.params, weights=tuned.weights,
-                                  segment_column=tuned.segment_column, min_history=settings.recs_min_history,
-                                  popularity_days=settings.recs_popularity_days, seed=seed)
-        table, summary = evaluate(model, split, settings.recs_eval_customers, seed)
-        metrics = headline(table) | summary | {f"val.{k}": v for k, v in tuned.validation.items()}
-        mlflow.log_params({f"als.{k}": v for k, v in tuned.params.as_dict().items()}
-                          | {"segment_column": tuned.segment_column or "none"})
-        mlflow.log_metrics(metrics)
-        _log_artifacts(table, tuned, summary, model_name, split.cutoff, horizon)
-        holdout_ids = test_customers(split, HOLDOUT_CUSTOMERS, seed)
-        log_holdout(holdout_frame(holdout_ids, split.future))
-        registry_metrics = {k: v for k, v in metrics.items() if k.endswith("_at_10") and "." in k[5:]}
-        tags = {"data_hash": data_hash(split.history[["customer_id", "product_id"]]),
-                "recs.cutoff": str(split.cutoff.date()), "recs.horizon_days": str(horizon),
-                "recs.weights": json.dumps(tuned.weights), "recs.segment_column": tuned.segment_column or "none"}
-        version = log_and_register(RecommenderModel(model), model_name=model_name, family=FAMILY, artifacts={},
-                                   input_example=input_example(model.customers.to_numpy()), tags=tags,
-                                   metrics=registry_metrics, settings=settings)
+        out = Path(tmp)
+        fitted = fit_recs(data, split, settings=settings, trials=trials or settings.trials,
+                          timeout=timeout if timeout is not None else settings.timeout_s, seed=seed,
+                          study_name=f"{model_name}-{run.info.run_id[:8]}",
+                          storage=storage or settings.optuna_storage, model_name=model_name,
+                          plots_dir=out, files_dir=out)
+        (out / "model_card.md").write_text(fitted.card)
+        mlflow.log_params({f"als.{k}": v for k, v in fitted.tuned.params.as_dict().items()}
+                          | {"segment_column": fitted.tuned.segment_column or "none"})
+        mlflow.log_metrics(fitted.metrics)
+        mlflow.log_artifacts(tmp, artifact_path="recs")
+        log_holdout(fitted.holdout)
+        version = log_and_register(RecommenderModel(fitted.recommender), model_name=model_name, family=FAMILY,
+                                   artifacts={}, input_example=fitted.example, tags=fitted.tags,
+                                   metrics=fitted.version_metrics, settings=settings)
         run_id = run.info.run_id
     decision = core_promote(model_name, settings=settings) if promote else None
-    return RecsResult(model_name, str(version.version), run_id, tuned, table, summary, model, decision)
+    return RecsResult(**vars(fitted), model_name=model_name, version=str(version.version), run_id=run_id,
+                      decision=decision)
 
 
 def model_card(table: pd.DataFrame, tuned: Tuned, summary: dict[str, float], model_name: str,
@@ -124,22 +173,3 @@ def model_card(table: pd.DataFrame, tuned: Tuned, summary: dict[str, float], mod
         *rows,
         "",
     ])
-
-
-def _log_artifacts(table: pd.DataFrame, tuned: Tuned, summary: dict[str, float], model_name: str,
-                   cutoff: pd.Timestamp, horizon: int) -> None:
-    """``recs/`` artifacts: metrics table, plots, chosen weights, model card."""
-    import mlflow
-
-    from training.recs import plots
-
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp)
-        table.to_csv(out / "metrics_by_k.csv", index=False)
-        plots.metrics_bar(table, out / "metrics_at_10.png")
-        plots.metrics_by_k(table, out / "metrics_by_k.png")
-        (out / "tuned.json").write_text(json.dumps({"als": tuned.params.as_dict(), "weights": tuned.weights,
-                                                    "segment_column": tuned.segment_column,
-                                                    "validation": tuned.validation}, indent=2))
-        (out / "model_card.md").write_text(model_card(table, tuned, summary, model_name, cutoff, horizon))
-        mlflow.log_artifacts(tmp, artifact_path="recs")

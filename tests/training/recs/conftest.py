@@ -26,3 +26,15 @@ def recs_clean(tmp_path_factory) -> Path:
     write_world(generate_world(WorldConfig(n_customers=1500, seed=11, dirt_rate=0.0)), home / "raw")
     ingest(home / "raw", home / "clean", settings, progress=False)
     return home / "clean"
+
+
+@pytest.fixture(scope="session")
+def trained(recs_clean, tmp_path_factory):
+    """One training (6 trials, promoted) in a store of its own, shared by every recs test: (result, settings)."""
+    from training.recs.train import train_recs
+
+    home = tmp_path_factory.mktemp("recs_train")
+    settings = get_settings(tracking_uri=f"sqlite:///{home / 'mlflow.db'}", demo=True)
+    result = train_recs(recs_clean, cutoff=CUTOFF, horizon_days=HORIZON, settings=settings, trials=6, seed=3,
+                        storage=f"sqlite:///{home / 'optuna.db'}", promote=True)
+    return result, settings

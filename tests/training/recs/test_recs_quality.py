@@ -21,21 +21,8 @@ from training.recs.data import as_timestamp, read_recs_data, time_split
 from training.recs.evaluate import evaluate, metric
 from training.recs.fit import build_recommender
 from training.recs.pyfunc import RecommenderModel
-from training.settings import get_settings
 
 MARGIN = 1.2
-
-
-@pytest.fixture(scope="module")
-def trained(recs_clean, tmp_path_factory):
-    """One training (6 trials) in a store of its own; the result and its settings."""
-    from training.recs.train import train_recs
-
-    home = tmp_path_factory.mktemp("recs_train")
-    settings = get_settings(tracking_uri=f"sqlite:///{home / 'mlflow.db'}", demo=True)
-    result = train_recs(recs_clean, cutoff=CUTOFF, horizon_days=HORIZON, settings=settings, trials=6, seed=3,
-                        storage=f"sqlite:///{home / 'optuna.db'}", promote=True)
-    return result, settings
 
 
 @pytest.fixture(scope="module")

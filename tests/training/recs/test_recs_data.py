@@ -1,0 +1,63 @@
+"""Reading the clean folder: a schema without product ids, no catalogue, bad cutoffs; the CLI's one line."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from conftest import CUTOFF, HORIZON
+
+from crmlab.cli import cli
+from training.recs.data import RecsInputError, as_timestamp, read_recs_data, time_split
+from training.recs.fit import AlsParams, build_recommender
+from training.recs.model import tier_scorers
+
+
+def _copy(clean, out, drop_products: bool = False, drop_column: str | None = None):
+    out.mkdir()
+    for table in ("transactions", "customers", "products"):
+        if table == "products" and drop_products:
+            continue
+        frame = pd.read_parquet(clean / f"{table}.parquet")
+        if table == "transactions" and drop_column:
+            frame = frame.drop(columns=drop_column)
+        frame.to_parquet(out / f"{table}.parquet", index=False)
+    return out
+
+
+def test_time_split_keeps_history_before_and_horizon_after(recs_clean):
+    data = read_recs_data(recs_clean)
+    split = time_split(data.purchases, as_timestamp(CUTOFF), HORIZON)
+    cutoff = pd.Timestamp(CUTOFF)
+    assert split.history["order_ts"].max() < cutoff <= split.future["order_ts"].min()
+    assert split.future["order_ts"].max() < cutoff + pd.Timedelta(days=HORIZON)
+    assert data.catalog.has_content and len(data.catalog.product_ids) == 200
+
+
+def test_a_schema_without_product_ids_gets_a_clear_message(recs_clean, tmp_path):
+    folder = _copy(recs_clean, tmp_path / "clean", drop_column="product_id")
+    with pytest.raises(RecsInputError, match="recommendations need product ids"):
+        read_recs_data(folder)
+    result = CliRunner().invoke(cli, ["train", "recs", "--data", str(folder), "--cutoff", str(CUTOFF)])
+    assert result.exit_code == 1 and "recommendations need product ids" in result.output
+    assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_a_cutoff_outside_the_data_is_refused(recs_clean):
+    result = CliRunner().invoke(cli, ["train", "recs", "--data", str(recs_clean), "--cutoff", "2031-01-01"])
+    assert result.exit_code == 1 and "choose an earlier cutoff" in result.output
+    result = CliRunner().invoke(cli, ["train", "recs", "--data", str(recs_clean), "--cutoff", "not-a-date"])
+    assert result.exit_code == 1 and "--cutoff" in result.output and "Traceback" not in result.output
+
+
+def test_without_a_catalogue_the_recommender_uses_ids_only(recs_clean, tmp_path):
+    data = read_recs_data(_copy(recs_clean, tmp_path / "clean", drop_products=True))
+    assert not data.catalog.has_content
+    split = time_split(data.purchases, as_timestamp(CUTOFF), HORIZON)
+    weights = {t: dict.fromkeys(tier_scorers(t, has_content=False), 0.5) for t in ("light", "warm")}
+    model = build_recommender(data, split.history, split.cutoff, params=AlsParams(factors=8, iterations=3),
+                              weights=weights | {"cold": {"popularity": 1.0}}, segment_column=None,
+                              min_history=3, popularity_days=365, seed=0)
+    assert model.tfidf is None and tier_scorers("light", has_content=False) == ("als", "popularity")
+    out = model.recommend(model.customers[:5], k=4)
+    assert len(out) == 20 and not out["reason"].str.startswith("similar to").any()
