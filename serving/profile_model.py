@@ -10,8 +10,9 @@ Each component validates its own features (``training.core.pyfunc_base``); its e
 prefixed with its family name. Columns no component uses are dropped before any model sees them.
 
 Output, same rows and order: ``customer_id``, ``churn_probability``, ``risk_band``, ``top_reasons``,
-``predicted_spend``, ``clv_tier``, ``segment_id``, ``segment_name`` and the component versions that
-produced them (``churn_version``, ``clv_version``, ``segments_version``). A component not packaged in
+``predicted_spend``, ``clv_tier``, ``segment_id``, ``segment_name``, ``next_best_products`` (the
+recommender's top 3 product ids, comma-separated) and the component versions that
+produced them (``churn_version``, ``clv_version``, ``segments_version``, ``recs_version``). A component not packaged in
 this profile answers null in its columns (the same columns every time).
 
 Inference parameter ``reasons`` (default true) goes to churn: false leaves ``top_reasons`` null and
@@ -25,7 +26,7 @@ from __future__ import annotations
 import json
 import logging
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -55,11 +56,14 @@ class Component:
     family: str
     outputs: tuple[str, ...]
     required: bool
+    registered: str = ""  # default registered model name, when it is not the family name
+    params: dict[str, Any] = field(default_factory=dict)  # inference parameters the profile sends it
 
 
 # From the families table: every family with a ``profile`` spec, in table order.
 COMPONENTS: tuple[Component, ...] = tuple(
-    Component(f.name, f.profile.outputs, f.profile.required) for f in all_families() if f.profile)
+    Component(f.name, f.profile.outputs, f.profile.required, f.default_model_name, dict(f.profile.params))
+    for f in all_families() if f.profile)
 OUTPUT_COLUMNS: list[str] = [ID, *(o for c in COMPONENTS for o in c.outputs),
                               *(f"{c.family}_version" for c in COMPONENTS)]
 # Column types for stored scores (a component absent from a profile answers None, typed here).
@@ -96,7 +100,7 @@ class CustomerProfileModel(mlflow.pyfunc.PythonModel):
         frame = _as_frame(model_input)
         out = pd.DataFrame({ID: _customer_ids(frame).to_numpy()}, index=frame.index)
         for component in COMPONENTS:
-            scored = self._score(component.family, frame, params)
+            scored = self._score(component.family, frame, {**component.params, **(params or {})})
             for column in component.outputs:
                 out[column] = scored[column].to_numpy() if scored is not None else None
         for component in COMPONENTS:
@@ -214,7 +218,7 @@ def resolve_components(client: mlflow.MlflowClient, *, alias: str = CHAMPION,
     names = names or {}
     resolved = {}
     for component in COMPONENTS:
-        name = names.get(component.family, component.family)
+        name = names.get(component.family, component.registered or component.family)
         version = _alias_version(client, name, alias)
         if version is None and component.required:
             raise ValueError(f"no {name}@{alias} to build {MODEL_NAME} from: train and promote it first "

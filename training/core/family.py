@@ -62,6 +62,8 @@ class ProfileSpec:
 
     outputs: tuple[str, ...]   # columns of the family's answer copied into the profile answer
     required: bool = False     # the profile cannot be built without this family
+    # inference parameters the profile sends this family (e.g. the recommender's ``next_best``)
+    params: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

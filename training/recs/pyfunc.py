@@ -4,14 +4,18 @@ Input rows: ``customer_id`` (required), ``k`` (optional whole number 1..100, def
 ``exclude_categories`` (optional: categories not to recommend, comma-separated text or a list).
 Output: ``customer_id, rank, product_id, score, reason``, customers in input order, ranks from 1;
 ``score`` is the tuned blend (comparable within one customer's list only). A customer the model has
-never seen gets popular products (cold start). Validation follows ``training.core.pyfunc_base``: a bad
+never seen gets popular products (cold start).
+
+Inference parameter ``next_best`` (default 0): when above 0, the answer is one row per input customer
+instead, with ``next_best_products``, that many product ids best first, comma-separated (what the
+``customer_profile`` composite asks for, with 3). Validation follows ``training.core.pyfunc_base``: a bad
 field is a 400 naming it, never quoting the payload.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -24,11 +28,14 @@ K = "k"
 EXCLUDE = "exclude_categories"
 DEFAULT_K = 10
 MAX_K = 100
+NEXT_BEST = "next_best_products"
 SPEC = InputSpec((ID, K, EXCLUDE), categorical=frozenset({ID, EXCLUDE}), required=frozenset({ID}))
 
 
 class RecommenderModel(ValidatedPyfunc):
     """``mlflow.pyfunc`` wrapper of a fitted :class:`~training.recs.model.Recommender`."""
+
+    PARAMS: ClassVar[dict[str, Any]] = {"next_best": 0}
 
     def __init__(self, recommender: Recommender) -> None:
         super().__init__(SPEC)
@@ -47,6 +54,10 @@ class RecommenderModel(ValidatedPyfunc):
         return frame
 
     def predict_frame(self, features: pd.DataFrame, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
+        next_best = _next_best(params)
+        if next_best:
+            lists = self.recommender.top_products(features[ID].to_numpy(dtype=object), next_best)
+            return pd.DataFrame({NEXT_BEST: [",".join(p) for p in lists]}, index=features.index)
         ks = _ks(features[K])
         exclude = _exclusions(features[EXCLUDE], set(self.recommender.catalog.categories) - {""})
         return self.recommender.recommend(features[ID].to_numpy(dtype=object), ks, exclude)
@@ -54,6 +65,13 @@ class RecommenderModel(ValidatedPyfunc):
     def top_products(self, customer_ids, k: int) -> list[list[str]]:
         """The ``k`` best product ids per customer (the customer profile's ``next_best_products``)."""
         return self.recommender.top_products(customer_ids, k)
+
+
+def _next_best(params: Mapping[str, Any] | None) -> int:
+    value = (params or {}).get("next_best", 0)
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or not 0 <= value <= MAX_K:
+        raise invalid_input(f"parameter 'next_best' must be a whole number from 0 to {MAX_K}")
+    return int(value)
 
 
 def _ks(values: pd.Series) -> np.ndarray:
