@@ -80,6 +80,14 @@ def test_churn_champion_is_registered(main_run):
     assert version.tags.get("crmlab.family") == "churn"
 
 
+def test_recommender_is_registered_and_in_the_profile(main_run):
+    client = main_run["client"]
+    version = client.get_model_version_by_alias("recommender", "champion")
+    assert version.tags.get("crmlab.family") == "recs"
+    profile = client.get_model_version_by_alias("customer_profile", "champion")
+    assert profile.tags.get("profile.recs") == f"recommender/{version.version}"
+
+
 def test_no_raw_pii_leaves_ingestion(main_run):
     home = main_run["home"]
     raw = pd.read_parquet(home / "data" / "raw" / "customers.parquet")
