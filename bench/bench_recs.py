@@ -99,6 +99,7 @@ def run(customers: int, products: int, trials: int, seed: int, calls: int, serve
     rows: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
+        os.chdir(home)  # MLflow artifacts (./mlruns) land in the throw-away folder
         started = time.perf_counter()
         lines = synthetic_clean(home / "clean", customers, products, orders_per_customer=10.0, seed=seed)
         rows.append({"case": "generate synthetic clean folder", "seconds": time.perf_counter() - started,
