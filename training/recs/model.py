@@ -84,18 +84,25 @@ class Recommender:
     def scores(self, rows: np.ndarray) -> dict[str, np.ndarray]:
         """Per-scorer normalised scores, customers x products (zeros where a scorer knows nothing)."""
         known = rows >= 0
-        out = {name: np.zeros((len(rows), self.n_products), dtype=np.float32) for name in SCORERS}
+        out = {name: np.zeros((len(rows), self.n_products), dtype=np.float32) for name in ("als", "content")}
         if known.any():
             idx = rows[known]
             out["als"][known] = _row_max_scaled(self.user_factors[idx] @ self.item_factors.T)
             if self.tfidf is not None:
                 out["content"][known] = _row_max_scaled(self._content(idx))
+        out["popularity"] = self.popularity_scores(rows)
+        return out
+
+    def popularity_scores(self, rows: np.ndarray) -> np.ndarray:
+        """Popularity in each customer's segment (global for customers without one), customers x products."""
+        out = np.empty((len(rows), self.n_products), dtype=np.float32)
+        out[:] = self.popularity
         segments = np.full(len(rows), -1, dtype=np.int64)
+        known = rows >= 0
         segments[known] = self.segment_of[rows[known]]
-        out["popularity"][:] = self.popularity
         in_segment = segments >= 0
         if in_segment.any():
-            out["popularity"][in_segment] = self.segment_popularity[segments[in_segment]]
+            out[in_segment] = self.segment_popularity[segments[in_segment]]
         return out
 
     def _content(self, rows: np.ndarray) -> np.ndarray:
@@ -199,7 +206,10 @@ class Recommender:
             anchor_content = self._anchor(items, bought, "content") if (source == 1).any() else None
             in_segment = rows[i] >= 0 and self.segment_of[rows[i]] >= 0
             for j in range(len(items)):
-                if source[j] == 0 and anchor_als is not None:
+                anchor = anchor_als if source[j] == 0 else anchor_content if source[j] == 1 else None
+                if anchor is not None and anchor[j] == items[j]:  # its closest purchase is itself
+                    out.append("bought before")
+                elif source[j] == 0 and anchor_als is not None:
                     out.append(f"bought with {self.catalog.names[anchor_als[j]]}")
                 elif source[j] == 1 and anchor_content is not None:
                     out.append(f"similar to {self.catalog.names[anchor_content[j]]}")

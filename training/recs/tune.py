@@ -116,7 +116,7 @@ def choose_segment_column(model: Recommender, data: RecsData, val: Validation, s
         model.segment_of, model.segment_popularity = segment_popularity(
             val.fit, val.start, settings.recs_popularity_days, products, model.customers, data.profiles, column)
         model.segment_column = column
-        score = ranking_metrics(top_k(model.scores(rows)["popularity"], K), val.relevant, K)["ndcg"]
+        score = ranking_metrics(top_k(model.popularity_scores(rows), K), val.relevant, K)["ndcg"]
         found[f"popularity_ndcg.{column or 'all'}"] = score
         if score > best_score + 1e-9:
             best, best_score = column, score

@@ -117,7 +117,7 @@ def test_pyfunc_answers_documented_columns_and_excludes_categories(trained):
     first = out[out["customer_id"] == ids[0]]
     assert not set(category.loc[first["product_id"]]) & {"grocery", "toys"}
     assert "books" not in set(category.loc[out[out["customer_id"] == ids[1]]["product_id"]])
-    assert out["reason"].str.match(r"^(bought with|similar to|popular) ").all()
+    assert out["reason"].str.match(r"^(bought with |similar to |popular |bought before$)").all()
 
 
 @pytest.mark.parametrize("frame, field", [
