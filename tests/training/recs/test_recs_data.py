@@ -61,3 +61,17 @@ def test_without_a_catalogue_the_recommender_uses_ids_only(recs_clean, tmp_path)
     assert model.tfidf is None and tier_scorers("light", has_content=False) == ("als", "popularity")
     out = model.recommend(model.customers[:5], k=4)
     assert len(out) == 20 and not out["reason"].str.startswith("similar to").any()
+
+
+def test_main_goes_on_when_the_data_has_no_product_ids(recs_clean, tmp_path, capsys):
+    import click
+
+    from crmlab.commands.main import _Steps
+    from crmlab.commands.main import command as main_command
+
+    folder = _copy(recs_clean, tmp_path / "clean", drop_column="product_id")
+    with click.Context(main_command) as ctx:
+        _Steps(ctx).recs(data_dir=str(folder), cutoff=str(CUTOFF), horizon_days=HORIZON, trials=1, seed=0,
+                         promote=True)
+    out = capsys.readouterr().out
+    assert "recommendations skipped" in out and "recommendations need product ids" in out
