@@ -110,8 +110,8 @@ class Recommender:
         profile.data = np.log1p(profile.data)
         profile = profile @ self.tfidf
         norms = np.sqrt(np.asarray(profile.multiply(profile).sum(axis=1))).ravel() + 1e-9
-        profile = sp.diags(1.0 / norms) @ profile
-        return np.asarray((profile @ self.tfidf.T).todense(), dtype=np.float32)
+        dense = (sp.diags(1.0 / norms) @ profile).toarray()  # customers x terms: small, dense
+        return np.asarray((self.tfidf @ dense.T).T, dtype=np.float32)  # sparse @ dense: one pass
 
     def blend(self, scores: dict[str, np.ndarray], tiers: np.ndarray,
               weights: dict[str, dict[str, float]] | None = None) -> np.ndarray:
@@ -192,43 +192,64 @@ class Recommender:
 
     def _reasons(self, rows: np.ndarray, tiers: np.ndarray, scores: dict[str, np.ndarray], top: np.ndarray,
                  keep: np.ndarray) -> list[str]:
-        """One sentence per kept recommendation, from the scorer that contributed most to its score."""
+        """One sentence per kept recommendation, from the scorer that contributed most to its score.
+
+        Ties (all contributions zero) go to popularity. Content anchors come from one sparse product per
+        chunk (the recommended x the purchased products), not one per customer.
+        """
+        weights = np.array([[self.weights.get(tier, {}).get(n, 0.0) for n in SCORERS] for tier in TIERS])
+        picked = np.stack([np.take_along_axis(scores[n], top, axis=1) for n in SCORERS])  # scorer x row x k
+        contrib = picked * weights[tiers].T[:, :, None]
+        contrib[SCORERS.index("popularity")] += 1e-12
+        source = np.argmax(contrib, axis=0)
+        indptr, indices = self.history.indptr, self.history.indices
+        bought_of = [indices[indptr[r]:indptr[r + 1]] if r >= 0 else indices[:0] for r in rows]
+        content = _ContentSims(self.tfidf, top[keep & (source == 1)], bought_of) if self.tfidf is not None else None
         out: list[str] = []
         for i in range(len(rows)):
-            weights = self.weights.get(TIERS[tiers[i]], {})
-            items = top[i][keep[i]]
-            if not len(items):
-                continue
-            contrib = np.stack([weights.get(n, 0.0) * scores[n][i, items] for n in SCORERS])
-            source = np.argmax(contrib, axis=0)
-            bought = self.history[rows[i]].indices if rows[i] >= 0 else np.empty(0, dtype=np.int64)
-            anchor_als = self._anchor(items, bought, "als") if (source == 0).any() else None
-            anchor_content = self._anchor(items, bought, "content") if (source == 1).any() else None
+            items, src, bought = top[i][keep[i]], source[i][keep[i]], bought_of[i]
+            anchor = np.full(len(items), -1, dtype=np.int64)
+            if len(bought):
+                for scorer, sims in ((0, self._factor_sims), (1, content.sims if content else None)):
+                    mask = src == scorer
+                    if mask.any() and sims is not None:
+                        anchor[mask] = _closest(items[mask], bought, sims(items[mask], bought))
             in_segment = rows[i] >= 0 and self.segment_of[rows[i]] >= 0
-            for j in range(len(items)):
-                anchor = anchor_als if source[j] == 0 else anchor_content if source[j] == 1 else None
-                if anchor is not None and anchor[j] == items[j]:  # its closest purchase is itself
+            popular = "popular in your segment" if in_segment else "popular with all customers"
+            for item, scorer, near in zip(items, src, anchor, strict=True):
+                if near < 0:
+                    out.append(popular)
+                elif near == item:  # its closest purchase is the product itself
                     out.append("bought before")
-                elif source[j] == 0 and anchor_als is not None:
-                    out.append(f"bought with {self.catalog.names[anchor_als[j]]}")
-                elif source[j] == 1 and anchor_content is not None:
-                    out.append(f"similar to {self.catalog.names[anchor_content[j]]}")
                 else:
-                    out.append("popular in your segment" if in_segment else "popular with all customers")
+                    out.append(f"{'bought with' if scorer == 0 else 'similar to'} {self.catalog.names[near]}")
         return out
 
-    def _anchor(self, items: np.ndarray, bought: np.ndarray, scorer: str) -> np.ndarray | None:
-        """For each item, the purchased product it is closest to (ALS factors or TF-IDF)."""
-        if not len(bought):
-            return None
-        if scorer == "als":
-            sim = (self.item_factors[items] @ self.item_factors[bought].T) / np.outer(
-                self._item_norms[items], self._item_norms[bought])
-        else:
-            sim = np.asarray((self.tfidf[items] @ self.tfidf[bought].T).todense())
-        same = items[:, None] == bought[None, :]
-        sim = np.where(same, -np.inf, sim) if len(bought) > 1 else sim  # "similar to itself" only as last resort
-        return bought[np.argmax(sim, axis=1)]
+    def _factor_sims(self, items: np.ndarray, bought: np.ndarray) -> np.ndarray:
+        return (self.item_factors[items] @ self.item_factors[bought].T) / np.outer(
+            self._item_norms[items], self._item_norms[bought])
+
+
+class _ContentSims:
+    """TF-IDF cosine between a chunk's recommended and purchased products, computed once per chunk."""
+
+    def __init__(self, tfidf: sp.csr_matrix, items: np.ndarray, bought_of: list[np.ndarray]) -> None:
+        self.items = np.unique(items)
+        self.bought = np.unique(np.concatenate(bought_of)) if bought_of else np.empty(0, dtype=np.int64)
+        self.table = (np.asarray((tfidf[self.items] @ tfidf[self.bought].T).todense(), dtype=np.float32)
+                      if len(self.items) and len(self.bought) else np.zeros((0, 0), dtype=np.float32))
+
+    def sims(self, items: np.ndarray, bought: np.ndarray) -> np.ndarray:
+        rows = np.searchsorted(self.items, items)
+        cols = np.searchsorted(self.bought, bought)
+        return self.table[rows[:, None], cols[None, :]]
+
+
+def _closest(items: np.ndarray, bought: np.ndarray, sims: np.ndarray) -> np.ndarray:
+    """For each item, the purchased product most similar to it (itself only when nothing else was bought)."""
+    if len(bought) > 1:
+        sims = np.where(items[:, None] == bought[None, :], -np.inf, sims)
+    return bought[np.argmax(sims, axis=1)]
 
 
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:
