@@ -2,7 +2,8 @@
 
 [generate ->] ingest -> features (labelled training cutoffs chosen from the data's own range, plus the
 unlabelled "current" batch at the data's end) -> train churn / clv / segments (each through the
-promotion gate) -> customer_profile -> batch scores -> monitoring report. Without ``--source`` a world
+promotion gate) -> recommender (at the latest training cutoff; skipped with a message when the data
+has no product ids) -> customer_profile -> batch scores -> monitoring report. Without ``--source`` a world
 is generated first and enters through its schema.yaml: one path for both. Every step is a child MLflow
 run of the main run; a step whose inputs, parameters and code are unchanged reuses its finished run
 (``training.resume``), ``--force`` reruns everything.
@@ -95,6 +96,8 @@ def command(ctx: click.Context, source: Path | None, customers: int, seed: int |
         for family in ("churn", "clv", "segments"):
             step.train(family, inputs=[feats], features_dir=str(feats), trials=trials, seed=settings.seed,
                        promote=True)
+        step.recs(inputs=[clean], data_dir=str(clean), cutoff=plan.training[-1].isoformat(), horizon_days=horizon,
+                  trials=trials, seed=settings.seed, promote=True)
         step("profile", inputs=[current], sample_path=current)
         step("score", inputs=[current], outputs=[scores], features=str(current), out_path=scores)
         step("monitor", inputs=[current], current=str(current), models=[], policy=None, retrain=False,
@@ -168,3 +171,10 @@ class _Steps:
         from crmlab.commands.train import family_command
 
         self(family, label=f"train {family}", command=family_command(family), **kwargs)
+
+    def recs(self, **kwargs: object) -> None:
+        """Recommendations need product ids: without them the message is shown and ``main`` goes on."""
+        try:
+            self.train("recs", **kwargs)
+        except click.ClickException as err:
+            click.secho(f"recommendations skipped: {err.format_message()}", fg="yellow")

@@ -33,6 +33,7 @@ FAMILIES: dict[str, FamilyRow] = {row.name: row for row in (
     FamilyRow("churn", "training.churn.family"),
     FamilyRow("clv", "training.clv.family"),
     FamilyRow("segments", "training.segments.family"),
+    FamilyRow("recs", "training.recs.family"),
 )}
 
 

@@ -1,10 +1,4 @@
-"""Product recommendations: ALS on purchase history, TF-IDF content, popularity, a tuned blend.
+"""Product recommendations: ALS on purchase history, TF-IDF content, popularity, a blend tuned on validation.
 
-Entry point: :func:`training.recs.train.train_recs`. Importing this package registers the promotion
-gate ``GATES["recs"]`` (see :mod:`training.recs.gate`), which ``training.core.promotion.gate_for``
-relies on.
+The family object is ``training.recs.family.FAMILY`` (row ``recs`` of ``training.core.families``).
 """
-
-from training.recs.gate import register_gate
-
-register_gate()

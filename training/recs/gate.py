@@ -1,4 +1,4 @@
-"""The recommender's promotion gate (``GATES["recs"]``, registered on import of ``training.recs``).
+"""The recommender's promotion gate (``GATE``; ``training.recs.family`` hands it to the lifecycle).
 
 Holdout: the training run's test customers (``customer_id``) with what each bought in the horizon
 (``bought``: comma-separated product ids). Per-row loss = 1 - precision@10 of the model's list for that
@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from training.core.promotion import GATES, GateSpec
+from training.core.promotion import GateSpec
 from training.recs.model import OUTPUT_COLUMNS
 
 FAMILY = "recs"
@@ -46,5 +46,4 @@ def checks(output: pd.DataFrame, holdout: pd.DataFrame) -> dict[str, bool]:
     }
 
 
-def register_gate() -> None:
-    GATES[FAMILY] = GateSpec(per_row_loss=per_row_loss, checks=checks, tolerance=TOLERANCE)
+GATE = GateSpec(per_row_loss=per_row_loss, checks=checks, tolerance=TOLERANCE)

@@ -1,35 +1,34 @@
-"""Train, evaluate and register the recommender: the one function behind ``crmlab train recs``.
+"""Fitting the recommender for the lifecycle: load and split, tune, refit, test, plots and model card.
 
-Flow: clean folder -> purchases split at the cutoff -> tuning on an inner validation split
-(``training.recs.tune``) -> refit on all history before the cutoff -> test on the horizon after it
-against a popularity baseline -> metrics, plots and model card -> ``log_and_register`` as
-``challenger`` -> optional promotion gate (``training.recs.gate``).
+Flow: clean folder -> purchases split at the cutoff (``load_split``) -> tuning on an inner validation
+split (``training.recs.tune``) -> refit on all history before the cutoff -> test on the horizon after
+it against a popularity baseline (``fit_recs``). ``training.core.lifecycle.train_family`` does the
+rest (MLflow run, artifacts, registration as ``challenger``, the gate of ``training.recs.gate``).
 """
 
 from __future__ import annotations
 
 import json
-import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
 
+import numpy as np
 import pandas as pd
-from rich.console import Console
 
 from training.recs.data import RecsData, TimeSplit, as_timestamp, read_recs_data, time_split
 from training.recs.evaluate import evaluate, headline, metric, test_customers
 from training.recs.fit import build_recommender
-from training.recs.gate import FAMILY, holdout_frame
+from training.recs.gate import holdout_frame
 from training.recs.model import Recommender
-from training.recs.pyfunc import RecommenderModel, input_example
+from training.recs.pyfunc import input_example
 from training.recs.tune import Tuned, tune
 from training.settings import Settings
 
 MODEL_NAME = "recommender"
 HOLDOUT_CUSTOMERS = 2_000
-_console = Console(stderr=True)
+REFERENCE_CUSTOMERS = 500  # x 10 answers = the core's REFERENCE_ROWS
 
 
 @dataclass
@@ -46,19 +45,17 @@ class RecsFit:
     metrics: dict[str, float]  # everything for the run
     version_metrics: dict[str, float]  # headline test metrics for the registered version
     tags: dict[str, str]
+    reference: pd.DataFrame  # a sample of answers without customer ids (monitoring reference)
+
+    def summary_table(self) -> pd.DataFrame:
+        """Rankers x metrics at k = 10 (what ``crmlab train recs`` prints)."""
+        names = ("precision", "recall", "map", "ndcg", "coverage")
+        rankers = ("hybrid", "als", "content", "popularity", "hybrid.cold", "hybrid.light", "hybrid.warm")
+        return pd.DataFrame({f"{m}@10": [self.value(r, m) for r in rankers] for m in names},
+                            index=pd.Index(rankers, name="ranker"))
 
     def value(self, ranker: str, name: str, k: int = 10) -> float:
         return metric(self.table, ranker, name, k)
-
-
-@dataclass
-class RecsResult(RecsFit):
-    """A registered recommender: the fit plus where it went."""
-
-    model_name: str = MODEL_NAME
-    version: str = ""
-    run_id: str = ""
-    decision: Any = None  # training.core.promotion.PromotionDecision with promote=True
 
 
 def load_split(data_dir: str | Path, cutoff: date | str, horizon_days: int) -> tuple[RecsData, TimeSplit]:
@@ -69,7 +66,7 @@ def load_split(data_dir: str | Path, cutoff: date | str, horizon_days: int) -> t
 
 def fit_recs(data: RecsData, split: TimeSplit, *, settings: Settings, trials: int, timeout: float | None,
              seed: int, study_name: str, storage: str | None, model_name: str, plots_dir: Path,
-             files_dir: Path) -> RecsFit:
+             files_dir: Path, log: Callable[[str], None] = print) -> RecsFit:
     """Tune on validation, refit before the cutoff, test on the horizon; plots and files into the folders.
 
     Needs an active MLflow run only because the shared tuning loop logs one nested run per trial.
@@ -78,11 +75,11 @@ def fit_recs(data: RecsData, split: TimeSplit, *, settings: Settings, trials: in
     from training.recs import plots
 
     horizon = split.horizon_days
-    _console.log(f"recs: {len(split.history):,} purchase lines before {split.cutoff.date()}, "
+    log(f"recs: {len(split.history):,} purchase lines before {split.cutoff.date()}, "
                  f"{len(data.catalog.product_ids):,} products, catalogue text: {data.catalog.has_content}")
     tuned = tune(data, split.history, split.cutoff, horizon, settings=settings, trials=trials, timeout=timeout,
                  seed=seed, study_name=study_name, storage=storage)
-    _console.log(f"recs: ALS {tuned.params.as_dict()}, segment column {tuned.segment_column}, "
+    log(f"recs: ALS {tuned.params.as_dict()}, segment column {tuned.segment_column}, "
                  f"weights {tuned.weights}")
     model = build_recommender(data, split.history, split.cutoff, params=tuned.params, weights=tuned.weights,
                               segment_column=tuned.segment_column, min_history=settings.recs_min_history,
@@ -104,49 +101,15 @@ def fit_recs(data: RecsData, split: TimeSplit, *, settings: Settings, trials: in
             "recs.als": json.dumps(tuned.params.as_dict())}
     holdout = holdout_frame(test_customers(split, HOLDOUT_CUSTOMERS, seed), split.future)
     return RecsFit(model, tuned, table, summary, holdout, input_example(model.customers.to_numpy()), card,
-                   metrics, version_metrics, tags)
+                   metrics, version_metrics, tags, reference_sample(model, seed))
 
 
-def train_recs(data_dir: str | Path, *, cutoff: date | str, settings: Settings, horizon_days: int | None = None,
-               trials: int | None = None, timeout: float | None = None, model_name: str = MODEL_NAME,
-               seed: int | None = None, storage: str | None = None, promote: bool = False) -> RecsResult:
-    """Tune, test and register a recommender from a clean data folder (see the module docstring)."""
-    import mlflow
-
-    from training.core.promotion import log_holdout
-    from training.core.promotion import promote as core_promote
-    from training.core.registry import log_and_register
-    from training.tracking import tracked_run
-
-    seed = settings.seed if seed is None else seed
-    horizon = horizon_days or settings.horizon_days
-    data, split = load_split(data_dir, cutoff, horizon)
-    with tracked_run(settings, run_name=f"train-{model_name}", tags={"crmlab.family": FAMILY}) as run, \
-            tempfile.TemporaryDirectory() as tmp:
-        mlflow.log_params({"cutoff": str(split.cutoff.date()), "horizon_days": horizon, "seed": seed,
-                           "products": len(data.catalog.product_ids), "history_lines": len(split.history),
-                           "catalogue_text": data.catalog.has_content, "min_history": settings.recs_min_history,
-                           "popularity_days": settings.recs_popularity_days,
-                           "blend_step": settings.recs_blend_step})
-        out = Path(tmp)
-        fitted = fit_recs(data, split, settings=settings, trials=trials or settings.trials,
-                          timeout=timeout if timeout is not None else settings.timeout_s, seed=seed,
-                          study_name=f"{model_name}-{run.info.run_id[:8]}",
-                          storage=storage or settings.optuna_storage, model_name=model_name,
-                          plots_dir=out, files_dir=out)
-        (out / "model_card.md").write_text(fitted.card)
-        mlflow.log_params({f"als.{k}": v for k, v in fitted.tuned.params.as_dict().items()}
-                          | {"segment_column": fitted.tuned.segment_column or "none"})
-        mlflow.log_metrics(fitted.metrics)
-        mlflow.log_artifacts(tmp, artifact_path="recs")
-        log_holdout(fitted.holdout)
-        version = log_and_register(RecommenderModel(fitted.recommender), model_name=model_name, family=FAMILY,
-                                   artifacts={}, input_example=fitted.example, tags=fitted.tags,
-                                   metrics=fitted.version_metrics, settings=settings)
-        run_id = run.info.run_id
-    decision = core_promote(model_name, settings=settings) if promote else None
-    return RecsResult(**vars(fitted), model_name=model_name, version=str(version.version), run_id=run_id,
-                      decision=decision)
+def reference_sample(model: Recommender, seed: int) -> pd.DataFrame:
+    """Top-10 answers for a seeded sample of known customers, without ``customer_id``."""
+    rng = np.random.default_rng(seed + 17)
+    ids = model.customers.to_numpy()[rng.choice(len(model.customers), size=min(len(model.customers),
+                                                                              REFERENCE_CUSTOMERS), replace=False)]
+    return model.recommend(ids, 10).drop(columns="customer_id")
 
 
 def model_card(table: pd.DataFrame, tuned: Tuned, summary: dict[str, float], model_name: str,

@@ -39,6 +39,7 @@ class Tuned:
     segment_column: str | None
     weights: dict[str, dict[str, float]]
     validation: dict[str, float] = field(default_factory=dict)
+    trials: int = 0  # trials in the study (cumulative when resumed)
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,7 @@ def tune(data: RecsData, history: pd.DataFrame, cutoff: pd.Timestamp, horizon_da
     segment, segment_scores = choose_segment_column(model, data, val, settings)
     weights, blend_scores = choose_weights(model, val, settings.recs_blend_step)
     validation = {"als_ndcg": float(study.best_value), **segment_scores, **blend_scores}
-    return Tuned(params, segment, weights, validation)
+    return Tuned(params, segment, weights, validation, trials=len(study.trials))
 
 
 def choose_segment_column(model: Recommender, data: RecsData, val: Validation, settings: Settings

@@ -31,10 +31,11 @@ def recs_clean(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def trained(recs_clean, tmp_path_factory):
     """One training (6 trials, promoted) in a store of its own, shared by every recs test: (result, settings)."""
-    from training.recs.train import train_recs
+    from training.core.lifecycle import train_family
 
     home = tmp_path_factory.mktemp("recs_train")
     settings = get_settings(tracking_uri=f"sqlite:///{home / 'mlflow.db'}", demo=True)
-    result = train_recs(recs_clean, cutoff=CUTOFF, horizon_days=HORIZON, settings=settings, trials=6, seed=3,
-                        storage=f"sqlite:///{home / 'optuna.db'}", promote=True)
+    result = train_family("recs", {"data_dir": str(recs_clean), "cutoff": CUTOFF.isoformat(), "horizon_days": HORIZON},
+                          trials=6, seed=3, storage=f"sqlite:///{home / 'optuna.db'}", promote=True,
+                          settings=settings)
     return result, settings

@@ -65,13 +65,15 @@ def test_without_a_catalogue_the_recommender_uses_ids_only(recs_clean, tmp_path)
 
 def test_main_goes_on_when_the_data_has_no_product_ids(recs_clean, tmp_path, capsys):
     import click
+    import mlflow
 
     from crmlab.commands.main import _Steps
     from crmlab.commands.main import command as main_command
 
     folder = _copy(recs_clean, tmp_path / "clean", drop_column="product_id")
-    with click.Context(main_command) as ctx:
-        _Steps(ctx).recs(data_dir=str(folder), cutoff=str(CUTOFF), horizon_days=HORIZON, trials=1, seed=0,
-                         promote=True)
+    with click.Context(main_command) as ctx, mlflow.start_run() as run:
+        _Steps(ctx, run.info.experiment_id, force=True).recs(
+            inputs=[folder], data_dir=str(folder), cutoff=str(CUTOFF), horizon_days=HORIZON, trials=1, seed=0,
+            promote=True)
     out = capsys.readouterr().out
     assert "recommendations skipped" in out and "recommendations need product ids" in out

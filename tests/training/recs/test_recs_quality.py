@@ -42,7 +42,7 @@ def test_hybrid_beats_popularity_by_the_margin(trained):
     assert hybrid >= MARGIN * popular, (hybrid, popular)
     assert result.value("hybrid", "ndcg") > result.value("popularity", "ndcg")
     assert result.value("hybrid", "coverage") > result.value("popularity", "coverage")  # not one list for all
-    assert result.decision is not None and result.decision.promoted  # first version: champion
+    assert result.promotion is not None and result.promotion.promoted  # first version: champion
 
 
 def test_a_broken_model_fails_the_margin(trained, split):
