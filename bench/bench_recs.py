@@ -2,7 +2,7 @@
 
 Data: a synthetic clean folder (``transactions``, ``products``, ``customers`` in the ``crmlab ingest``
 layout) with N customers and P products in 25 categories; five latent segments drive category choice,
-as in the generated world. Runs exactly what ``crmlab train recs`` runs (``train_recs``: Optuna on the
+as in the generated world. Runs exactly what ``crmlab train recs`` runs (``train_family("recs")``: Optuna on the
 validation window, refit, test, plots, registration) in a throw-away SQLite tracking store.
 
 Outside peer, measured in the same run: the ``implicit`` library itself, on the same data and the tuned
@@ -91,9 +91,9 @@ def _ms(samples: list[float]) -> tuple[float, float]:
 def run(customers: int, products: int, trials: int, seed: int, calls: int, serve: bool) -> list[dict]:
     import requests
 
+    from training.core.lifecycle import train_family
     from training.recs.fit import fit_als
     from training.recs.pyfunc import RecommenderModel
-    from training.recs.train import train_recs
     from training.settings import get_settings
 
     rows: list[dict] = []
@@ -106,15 +106,15 @@ def run(customers: int, products: int, trials: int, seed: int, calls: int, serve
                      "note": f"{customers:,} customers, {products:,} products, {lines:,} purchase lines"})
         settings = get_settings(tracking_uri=f"sqlite:///{home / 'mlflow.db'}", demo=True)
         started = time.perf_counter()
-        result = train_recs(home / "clean", cutoff=CUTOFF, settings=settings, trials=trials, seed=seed,
-                            storage=f"sqlite:///{home / 'optuna.db'}")
+        result = train_family("recs", {"data_dir": str(home / "clean"), "cutoff": CUTOFF.isoformat()},
+                              settings=settings, trials=trials, seed=seed, storage=f"sqlite:///{home / 'optuna.db'}")
         train_s = time.perf_counter() - started
         model = result.recommender
         params = result.tuned.params
         started = time.perf_counter()
         fit_als(model.history, params, seed)
         peer_fit_s = time.perf_counter() - started
-        rows.append({"case": "crmlab train_recs (tune + refit + test + register)", "seconds": train_s,
+        rows.append({"case": "crmlab train recs (tune + refit + test + register)", "seconds": train_s,
                      "note": f"{trials} trials; ALS {json.dumps(params.as_dict())}; "
                              f"hybrid p@10 {result.value('hybrid', 'precision'):.4f} vs popularity "
                              f"{result.value('popularity', 'precision'):.4f}"})
