@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from training.recs.data import TimeSplit, relevant_matrix
-from training.recs.metrics import METRICS, coverage, ranking_metrics
+from training.recs.metrics import coverage, ranking_metrics
 from training.recs.model import SCORERS, TIERS, Recommender, top_k
 
 RANKERS: tuple[str, ...] = ("hybrid", "als", "content", "popularity")
@@ -20,7 +20,7 @@ MAX_K = 20
 REPORT_K: tuple[int, ...] = (5, 10, 20)
 
 
-def test_customers(split: TimeSplit, max_customers: int, seed: int) -> np.ndarray:
+def horizon_customers(split: TimeSplit, max_customers: int, seed: int) -> np.ndarray:
     """Customers with a purchase in the horizon (a seeded sample of ``max_customers`` at most)."""
     ids = np.sort(pd.unique(split.future["customer_id"].to_numpy()).astype(str))
     if len(ids) > max_customers:
@@ -51,7 +51,7 @@ def rankings(model: Recommender, customer_ids: np.ndarray, k: int = MAX_K) -> di
 
 def evaluate(model: Recommender, split: TimeSplit, max_customers: int, seed: int) -> tuple[pd.DataFrame, dict]:
     """Long table (ranker, k, metric, value) for k = 1..MAX_K, plus a summary of the split."""
-    ids = test_customers(split, max_customers, seed)
+    ids = horizon_customers(split, max_customers, seed)
     relevant = relevant_matrix(split.future, pd.Index(ids), pd.Index(model.catalog.product_ids))
     tops = rankings(model, ids)
     rows = []
@@ -100,5 +100,3 @@ def metric(table: pd.DataFrame, ranker: str, name: str, k: int = 10) -> float:
     hit = table[(table["ranker"] == ranker) & (table["metric"] == name) & (table["k"] == k)]["value"]
     return float(hit.iloc[0]) if len(hit) else float("nan")
 
-
-__all__ = ["MAX_K", "METRICS", "RANKERS", "REPORT_K", "evaluate", "headline", "metric", "rankings"]

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from training.recs.data import RecsData, TimeSplit, as_timestamp, read_recs_data, time_split
-from training.recs.evaluate import evaluate, headline, metric, test_customers
+from training.recs.evaluate import evaluate, headline, horizon_customers, metric
 from training.recs.fit import build_recommender
 from training.recs.gate import holdout_frame
 from training.recs.model import Recommender
@@ -99,7 +99,7 @@ def fit_recs(data: RecsData, split: TimeSplit, *, settings: Settings, trials: in
             "recs.cutoff": str(split.cutoff.date()), "recs.horizon_days": str(horizon),
             "recs.weights": json.dumps(tuned.weights), "recs.segment_column": tuned.segment_column or "none",
             "recs.als": json.dumps(tuned.params.as_dict())}
-    holdout = holdout_frame(test_customers(split, HOLDOUT_CUSTOMERS, seed), split.future)
+    holdout = holdout_frame(horizon_customers(split, HOLDOUT_CUSTOMERS, seed), split.future)
     return RecsFit(model, tuned, table, summary, holdout, input_example(model.customers.to_numpy()), card,
                    metrics, version_metrics, tags, reference_sample(model, seed))
 
