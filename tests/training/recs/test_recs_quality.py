@@ -132,3 +132,17 @@ def test_bad_input_names_the_field(trained, frame, field):
     with pytest.raises(MlflowException) as err:
         pyfunc.predict(None, frame)
     assert field in err.value.message and "spaceships" not in err.value.message
+
+
+def test_gate_loss_is_one_minus_precision_on_the_logged_holdout(trained):
+    from training.recs.gate import GATE
+
+    result, _ = trained
+    holdout = result.holdout  # every test customer here (fewer than HOLDOUT_CUSTOMERS)
+    out = RecommenderModel(result.recommender).predict(None, holdout)
+    loss = GATE.per_row_loss(out, holdout)
+    assert len(loss) == len(holdout)
+    assert 1 - loss.mean() == pytest.approx(result.value("hybrid", "precision"))
+    assert all(GATE.checks(out, holdout).values())
+    assert not GATE.checks(out[out["customer_id"] != holdout["customer_id"].iloc[0]], holdout)[
+        "every_customer_answered"]
