@@ -77,3 +77,27 @@ def test_main_goes_on_when_the_data_has_no_product_ids(recs_clean, tmp_path, cap
             promote=True)
     out = capsys.readouterr().out
     assert "recommendations skipped" in out and "recommendations need product ids" in out
+
+
+def test_products_flagged_not_repurchasable_are_not_recommended_again(recs_clean, tmp_path):
+    folder = _copy(recs_clean, tmp_path / "clean")
+    products = pd.read_parquet(folder / "products.parquet")
+    data = read_recs_data(folder)
+    split = time_split(data.purchases, as_timestamp(CUTOFF), HORIZON)
+    weights = {"cold": {"popularity": 1.0}, "light": {"content": 1.0}, "warm": {"content": 1.0}}
+
+    def top_for(customer_data):
+        model = build_recommender(customer_data, split.history, split.cutoff, params=AlsParams(factors=8, iterations=3),
+                                  weights=weights, segment_column=None, min_history=3, popularity_days=365, seed=0)
+        return model.recommend(model.customers[:50], k=10)
+
+    before = top_for(data)
+    bought = {(c, p) for c, p in zip(split.history["customer_id"], split.history["product_id"], strict=True)}
+    again = before[[(c, p) in bought for c, p in zip(before["customer_id"], before["product_id"], strict=True)]]
+    assert len(again)  # content ranks a customer's own products high: they come back unless flagged
+    products.assign(repurchasable=~products["product_id"].isin(again["product_id"])).to_parquet(
+        folder / "products.parquet", index=False)
+    after = top_for(read_recs_data(folder))
+    repeated = [(c, p) in bought and p in set(again["product_id"])
+                for c, p in zip(after["customer_id"], after["product_id"], strict=True)]
+    assert not any(repeated) and len(after) == len(before)
