@@ -49,3 +49,14 @@ def test_bad_requests_get_a_400_naming_the_field(server, row, field):
     response = _post(server, {"dataframe_records": [row]})
     assert response.status_code == 400 and field in response.text
     assert SECRET not in response.text and "Traceback" not in response.text
+
+
+def test_next_best_parameter_answers_one_row_per_customer(server, trained):
+    ids = [str(c) for c in trained[0].recommender.customers[:3]]
+    response = _post(server, {"dataframe_records": [{"customer_id": c} for c in ids], "params": {"next_best": 3}})
+    assert response.status_code == 200, response.text
+    out = pd.DataFrame(response.json()["predictions"])
+    assert list(out.columns) == ["next_best_products"] and len(out) == 3
+    assert out["next_best_products"].str.split(",").tolist() == trained[0].recommender.top_products(ids, 3)
+    bad = _post(server, {"dataframe_records": [{"customer_id": ids[0]}], "params": {"next_best": 1000}})
+    assert bad.status_code == 400 and "next_best" in bad.text
