@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from training.churn.calibration import Calibrator, choose_calibrator
+from training.churn.gate import BASELINE_PREFIX
 from training.churn.inputs import ID, LABEL, ChurnData, ChurnInputError, from_features_dir, from_table
 from training.churn.model import OUTPUT_COLUMNS, ChurnModel
 from training.churn.scorers import LgbmScorer, LinearScorer, fit_baseline
@@ -181,6 +182,7 @@ def fit(data: ChurnData, run: RunContext) -> Fitted:
     metrics |= {f"valid_roc_auc_{c.name}": c.valid_auc for c in candidates.values()}
     metrics |= {"valid_log_loss": chosen.valid_log_loss, "lgbm_best_select_log_loss": study.best_value}
 
+    baselines, baseline_p = _baselines(data, parts, candidates, run.seed)
     spec = InputSpec(tuple(data.features), frozenset(data.categorical), required_features(data))
     model = ChurnModel(spec, chosen.scorer, chosen.calibrator, table_schema=data.schema, labels=data.labels)
     trials = len(study.trials)
@@ -195,13 +197,36 @@ def fit(data: ChurnData, run: RunContext) -> Fitted:
     return Fitted(
         model=model, input_spec=spec,
         input_example=data.raw.loc[parts.train.index[:INPUT_EXAMPLE_ROWS]].reset_index(drop=True),
-        holdout=data.raw.loc[parts.test.index].assign(**{LABEL: test_y}), reference=files.reference,
+        holdout=data.raw.loc[parts.test.index].assign(**{LABEL: test_y}, **baseline_p), reference=files.reference,
         card=card, metrics=metrics, version_metrics=test_metrics | {"valid_log_loss": chosen.valid_log_loss},
         importance=files.importance,
         tags={"model_kind": chosen.name, "calibration": chosen.calibrator.method, "split": parts.description,
               "outputs": ",".join(OUTPUT_COLUMNS)},
-        trials=trials, table=table, notes=notes,
+        trials=trials, table=table, notes=notes, baselines=baselines,
         details=ChurnDetails(chosen.name, chosen.calibrator.method, parts.description))
+
+
+def _baselines(data: ChurnData, parts: ChurnParts, candidates: dict[str, Candidate], seed: int
+               ) -> tuple[dict[str, dict[str, float]], dict[str, np.ndarray]]:
+    """What a user would try first, on the same training rows: a default ``LGBMClassifier`` and the
+    logistic regression (the calibrated baseline candidate). Test metrics, and test probabilities as the
+    holdout's ``baseline_<name>`` columns, which the gate's "not worse than a default" check reads."""
+    import lightgbm
+
+    from training.core.lgbm import as_lgbm_frame
+
+    x, test_x = parts.train[data.features], parts.test[data.features]
+    default = lightgbm.LGBMClassifier(random_state=seed, verbose=-1, n_jobs=1)
+    default.fit(as_lgbm_frame(x, data.categorical), parts.train[LABEL])
+    logistic = candidates["logistic"]
+    probabilities = {
+        "default_lightgbm": default.predict_proba(as_lgbm_frame(test_x, data.categorical))[:, 1],
+        "logistic": logistic.calibrator.apply(logistic.scorer.raw_proba(test_x)),
+    }
+    y = parts.test[LABEL].to_numpy()
+    metrics = {name: {k: v for k, v in binary_metrics(y, p).items() if k in METRIC_NAMES}
+               for name, p in probabilities.items()}
+    return metrics, {f"{BASELINE_PREFIX}{name}": p for name, p in probabilities.items()}
 
 
 def _choose(candidates: dict[str, Candidate]) -> Candidate:

@@ -144,6 +144,10 @@ class Fitted:
     notes: list[str] = field(default_factory=list)
     details: Any = None                        # family-specific result (e.g. chosen candidate, personas)
     code_paths: tuple[str, ...] = ()           # packages beyond training/ the pyfunc needs
+    # Reference models trained on the same rows and scored on the same test split: name -> test metrics.
+    # The lifecycle logs them as ``baseline.<name>.<metric>`` (run metrics and version tags); a family
+    # that gates on them puts their test predictions in ``holdout`` as ``baseline_<name>`` columns.
+    baselines: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 @runtime_checkable

@@ -83,12 +83,15 @@ def train_family(family: ModelFamily | str, source: Mapping[str, Any] | None = N
         mlflow.log_params({"family": family.name, "model_name": model_name, "seed": seed, "trials": trials,
                            "timeout_s": timeout or 0, "optuna_study": study})
         fitted = family.fit(data, ctx)
-        mlflow.log_metrics({k: float(v) for k, v in fitted.metrics.items() if _finite(v)})
+        baselines = {f"baseline.{name}.{k}": float(v) for name, values in fitted.baselines.items()
+                     for k, v in values.items() if _finite(v)}
+        mlflow.log_metrics({k: float(v) for k, v in fitted.metrics.items() if _finite(v)} | baselines)
         _log_artifacts(out, fitted, family.name)
         log_holdout(fitted.holdout.reset_index(drop=True))
         tags = {"data_hash": fingerprint, "optuna.study": study, "data_window": fitted.card.data_window,
                 "features": ",".join(fitted.input_spec.columns),
-                "required_features": ",".join(sorted(fitted.input_spec.required)), **fitted.tags}
+                "required_features": ",".join(sorted(fitted.input_spec.required)),
+                **{k: f"{v:.6g}" for k, v in baselines.items()}, **fitted.tags}
         version = log_and_register(
             fitted.model, model_name=model_name, family=family.name, artifacts=fitted.artifacts,
             input_example=fitted.input_example, tags=tags,

@@ -44,6 +44,9 @@ def test_nonlinear_signal_lightgbm_wins_is_calibrated_explained_and_served(tmp_p
     assert "frequency" in tags["required_features"].split(",")
     assert "sessions_90d" not in tags["required_features"].split(",")
 
+    run_metrics = mlflow.get_run(result.run_id).data.metrics  # baselines on the same rows, logged
+    assert {"baseline.default_lightgbm.roc_auc", "baseline.logistic.roc_auc"} <= set(run_metrics)
+    assert "baseline.default_lightgbm.roc_auc" in tags
     artifacts = {a.path for a in client.list_artifacts(result.run_id)}
     assert {"model_card.md", "reference.parquet", "holdout.parquet", "plots"} <= artifacts
     plots = {a.path for a in client.list_artifacts(result.run_id, "plots")}
