@@ -96,9 +96,10 @@ never the values.
 
 ## Selection
 Objective: validation log loss (Optuna study `{study_name}`, {trials} trials, TPE + median pruning).
-Candidates scored on the calibration half of validation (cross-fitted calibrated log loss):
+Candidates refitted on every non-test row, scored on 5-fold out-of-fold predictions (cross-fitted
+calibrated log loss):
 
-| candidate | calibrated log loss | ROC AUC (raw) | calibration | cross-fitted log loss by method |
+| candidate | calibrated log loss | ROC AUC (raw, out-of-fold) | calibration | cross-fitted log loss by method |
 |---|---|---|---|---|
 {validation}
 

@@ -95,6 +95,15 @@ def fit_baseline(train: tuple[pd.DataFrame, pd.Series], select: tuple[pd.DataFra
     return scorers[best].fit_explainer(train[0]), {f"C_{c:g}": v for c, v in losses.items()}
 
 
+def refit_linear(chosen: LinearScorer, x: pd.DataFrame, y: pd.Series, *, seed: int) -> LinearScorer:
+    """The chosen baseline (same C) fitted again on other rows, explainer included."""
+    c = chosen.pipeline.named_steps["model"].C
+    scorer = LinearScorer(_pipeline(chosen.features, chosen.categorical, c, seed), chosen.features,
+                          chosen.categorical)
+    scorer.pipeline.fit(linear_frame(x[chosen.features], chosen.categorical), y)
+    return scorer.fit_explainer(x)
+
+
 def _pipeline(features: list[str], categorical: list[str], c: float, seed: int):
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer

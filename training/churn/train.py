@@ -1,24 +1,27 @@
 """Select, calibrate and explain the churn model (``fit``); the core lifecycle runs and registers it.
 
-Data use (each row has one job; the test split is scored once, after every choice is made):
+Data use (the test split is scored once, after every choice is made):
 
-- train: fits LightGBM (every Optuna trial) and the logistic baseline;
-- validation, *selection* half: early stopping and the Optuna objective, the baseline's C;
-- validation, *calibration* half: calibration-method choice (cross-fitted), the calibration fit, and the
-  LightGBM-vs-baseline decision (cross-fitted calibrated log loss);
-- test: final metrics, before and after calibration; logged as ``holdout.parquet`` for the gate.
+- train: every Optuna trial and the logistic baseline's C grid are fitted here;
+- validation, *selection* half: early stopping (the number of rounds), the Optuna objective, the C;
+- every non-test row (train + both validation halves): the chosen configurations are refitted on all of
+  them (LightGBM rounds scaled by the row ratio); 5-fold out-of-fold predictions choose and fit the
+  calibration map and decide LightGBM vs baseline (cross-fitted calibrated log loss);
+- test: final metrics, before and after calibration, and the baselines trained on the same rows
+  (default ``LGBMClassifier``, logistic); logged as ``holdout.parquet`` for the gate.
 
 Objective: validation **log loss** (minimised). It scores the probabilities the CRM acts on, not only
 their order, it is smooth on a few thousand rows where AUC moves in steps, and it is what early
 stopping already watches. Class-weighted trials compete on the same objective (their shifted
 probabilities are penalised; calibration could undo a shift but not every distortion).
 
-Never worse than the baseline: the registered model is whichever candidate has the lower calibrated
-validation log loss; the baseline wins unless LightGBM is at least as good.
+Never worse than the baseline: the registered model is whichever candidate has the lower out-of-fold
+calibrated log loss; the baseline wins unless LightGBM is at least as good.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +35,7 @@ from training.churn.model import OUTPUT_COLUMNS, ChurnModel
 from training.churn.scorers import LgbmScorer, LinearScorer, fit_baseline
 from training.core.evaluation import binary_metrics
 from training.core.family import Fitted, ModelCard, RunContext, TrainResult
+from training.core.lgbm_search import scaled_rounds
 from training.core.pyfunc_base import InputSpec
 from training.settings import Settings
 
@@ -43,6 +47,7 @@ METRIC_NAMES = ("roc_auc", "pr_auc", "log_loss", "brier", "ece")
 # and the baseline decision need enough rows of their own.
 VALID_FRAC, TEST_FRAC = 0.3, 0.2
 MAX_ROUNDS = 1000  # with learning_rate >= 0.01 and early stopping, churn data never needs more
+REFIT_FOLDS = 5
 INPUT_EXAMPLE_ROWS = 5
 
 
@@ -53,6 +58,11 @@ class ChurnParts:
     calib: pd.DataFrame
     test: pd.DataFrame
     description: str
+
+    @property
+    def fit_rows(self) -> pd.DataFrame:
+        """Every non-test row: what the chosen configuration is refitted on."""
+        return pd.concat([self.train, self.select, self.calib])
 
 
 @dataclass
@@ -110,24 +120,52 @@ def prepare(data: ChurnData, seed: int) -> ChurnParts:
 
 
 def tune_lightgbm(data: ChurnData, parts: ChurnParts, run: RunContext):
-    """The shared LightGBM search (``core.lgbm_search``) on train/selection; returns (LgbmScorer, study)."""
+    """The shared LightGBM search (``core.lgbm_search``) on train/selection; returns (LgbmScorer, tuned)."""
     from training.core.lgbm import default_trial_params
     from training.core.lgbm_search import tune_lightgbm as tune
 
     tuned = tune((parts.train[data.features], parts.train[LABEL]),
                  (parts.select[data.features], parts.select[LABEL]), task=TASK, run=run,
                  categorical=data.categorical, max_rounds=MAX_ROUNDS, warm_start=default_trial_params(TASK))
-    return LgbmScorer(tuned.booster, data.features, data.categorical), tuned.study
+    return LgbmScorer(tuned.booster, data.features, data.categorical), tuned
 
 
-def calibrate(name: str, scorer, data: ChurnData, parts: ChurnParts, seed: int) -> Candidate:
-    """Choose and fit the calibration map on the calibration half; scores the candidate there."""
+def refit_everywhere(name: str, fit_on: Callable[[pd.DataFrame], object], data: ChurnData,
+                     rows: pd.DataFrame, seed: int) -> Candidate:
+    """Use every non-test row: out-of-fold predictions (each row scored by a model fitted on the other
+    folds) choose and fit the calibration map and score the candidate; then the model is refitted on all
+    rows. Issue 14: on small tables a model fitted on half the rows loses to a default on all of them."""
     from sklearn.metrics import roc_auc_score
 
-    p = scorer.raw_proba(parts.calib[data.features])
-    y = parts.calib[LABEL].to_numpy()
-    calibrator, losses = choose_calibrator(p, y, seed=seed)
-    return Candidate(name, scorer, calibrator, losses, float(roc_auc_score(y, p)))
+    from training.core.splits import stratified_folds
+
+    y = rows[LABEL].to_numpy()
+    oof = np.empty(len(rows))
+    for fit_idx, score_idx in stratified_folds(y, REFIT_FOLDS, seed):
+        oof[score_idx] = fit_on(rows.iloc[fit_idx]).raw_proba(rows.iloc[score_idx][data.features])
+    calibrator, losses = choose_calibrator(oof, y, seed=seed)
+    return Candidate(name, fit_on(rows), calibrator, losses, float(roc_auc_score(y, oof)))
+
+
+def _lgbm_refit(data: ChurnData, params: dict, best_iteration: int, tuned_rows: int
+                ) -> Callable[[pd.DataFrame], LgbmScorer]:
+    from training.core.lgbm_search import fit_rounds
+
+    def fit_on(rows: pd.DataFrame) -> LgbmScorer:
+        booster = fit_rounds(params, rows[data.features], rows[LABEL], task=TASK, categorical=data.categorical,
+                             rounds=scaled_rounds(best_iteration, tuned_rows, len(rows)))
+        return LgbmScorer(booster, data.features, data.categorical)
+
+    return fit_on
+
+
+def _logistic_refit(data: ChurnData, chosen: LinearScorer, seed: int) -> Callable[[pd.DataFrame], LinearScorer]:
+    from training.churn.scorers import refit_linear
+
+    def fit_on(rows: pd.DataFrame) -> LinearScorer:
+        return refit_linear(chosen, rows[data.features], rows[LABEL], seed=seed)
+
+    return fit_on
 
 
 def required_features(data: ChurnData) -> frozenset[str]:
@@ -165,12 +203,20 @@ def fit(data: ChurnData, run: RunContext) -> Fitted:
     notes = [*data.notes, parts.description]
     mlflow.log_params({"source": data.source[:500], "split": parts.description[:500], "objective": OBJECTIVE,
                        "n_features": len(data.features), "rows": len(data.frame)})
-    lgbm, study = tune_lightgbm(data, parts, run)
+    _, tuned = tune_lightgbm(data, parts, run)
+    study = tuned.study
     baseline, c_losses = fit_baseline((parts.train[data.features], parts.train[LABEL]),
                                       (parts.select[data.features], parts.select[LABEL]),
                                       features=data.features, categorical=data.categorical, seed=run.seed)
-    candidates = {c.name: c for c in (calibrate("lightgbm", lgbm, data, parts, run.seed),
-                                      calibrate("logistic", baseline, data, parts, run.seed))}
+    rows = parts.fit_rows
+    rounds = tuned.booster.best_iteration
+    candidates = {c.name: c for c in (
+        refit_everywhere("lightgbm", _lgbm_refit(data, tuned.params, rounds, len(parts.train)), data, rows,
+                         run.seed),
+        refit_everywhere("logistic", _logistic_refit(data, baseline, run.seed), data, rows, run.seed))}
+    notes.append(f"refit on all {len(rows)} non-test rows (LightGBM: {rounds} tuned rounds scaled to "
+                 f"{scaled_rounds(rounds, len(parts.train), len(rows))}); calibration chosen and fitted on "
+                 f"{REFIT_FOLDS}-fold out-of-fold predictions")
     chosen = _choose(candidates)
     notes.append(f"registered {chosen.name}: calibrated validation log loss "
                  + ", ".join(f"{c.name} {c.valid_log_loss:.4f}" for c in candidates.values()))
@@ -208,16 +254,16 @@ def fit(data: ChurnData, run: RunContext) -> Fitted:
 
 def _baselines(data: ChurnData, parts: ChurnParts, candidates: dict[str, Candidate], seed: int
                ) -> tuple[dict[str, dict[str, float]], dict[str, np.ndarray]]:
-    """What a user would try first, on the same training rows: a default ``LGBMClassifier`` and the
+    """What a user would try first, on the registered model's rows: a default ``LGBMClassifier`` and the
     logistic regression (the calibrated baseline candidate). Test metrics, and test probabilities as the
     holdout's ``baseline_<name>`` columns, which the gate's "not worse than a default" check reads."""
     import lightgbm
 
     from training.core.lgbm import as_lgbm_frame
 
-    x, test_x = parts.train[data.features], parts.test[data.features]
+    rows, test_x = parts.fit_rows, parts.test[data.features]
     default = lightgbm.LGBMClassifier(random_state=seed, verbose=-1, n_jobs=1)
-    default.fit(as_lgbm_frame(x, data.categorical), parts.train[LABEL])
+    default.fit(as_lgbm_frame(rows[data.features], data.categorical), rows[LABEL])
     logistic = candidates["logistic"]
     probabilities = {
         "default_lightgbm": default.predict_proba(as_lgbm_frame(test_x, data.categorical))[:, 1],

@@ -64,3 +64,22 @@ def tune_lightgbm(train: tuple[pd.DataFrame, pd.Series], valid: tuple[pd.DataFra
         booster, params = fit(optuna.trial.FixedTrial(study.best_trial.params))
         best.update(booster=booster, params=params)
     return TunedBooster(best["booster"], best["params"], study, float(study.best_value), metric)
+
+
+def scaled_rounds(best_iteration: int, tuned_rows: int, rows: int) -> int:
+    """Boosting rounds for a refit on ``rows``: the tuned best iteration scaled by the row ratio.
+
+    Early stopping found the rounds for ``tuned_rows`` training rows; with more rows each round moves less
+    per row and the optimum shifts up roughly in proportion (the usual practice for a full-data refit).
+    """
+    return max(1, round(best_iteration * rows / max(tuned_rows, 1)))
+
+
+def fit_rounds(params: dict[str, Any], x: pd.DataFrame, y: pd.Series, *, task: Task, rounds: int,
+               categorical: list[str] | None = None) -> lightgbm.Booster:
+    """A fixed number of rounds, no validation set: the refit of a tuned configuration on more rows."""
+    from training.core.lgbm import as_lgbm_frame, base_params
+
+    cats = [c for c in (categorical or []) if c in x.columns]
+    data = lightgbm.Dataset(as_lgbm_frame(x, cats), label=y.astype(float), categorical_feature=cats or "auto")
+    return lightgbm.train({**base_params(task), **params}, data, num_boost_round=rounds)

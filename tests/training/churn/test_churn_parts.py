@@ -146,8 +146,8 @@ def test_lightgbm_tuning_is_reproducible_by_seed(tmp_path):
     def tune(name: str, seed: int) -> list[tuple[dict, float]]:
         run = RunContext(family="churn", model_name="churn", seed=seed, trials=2, timeout=None, storage=None,
                          study_name=name, settings=settings, plots_dir=tmp_path, files_dir=tmp_path)
-        _, study = tune_lightgbm(data, parts, run)
-        return [(t.params, t.value) for t in study.trials]
+        _, tuned = tune_lightgbm(data, parts, run)
+        return [(t.params, t.value) for t in tuned.study.trials]
 
     with tracked_run(settings, "repro"):
         first, second, other = tune("a", 3), tune("b", 3), tune("c", 4)
