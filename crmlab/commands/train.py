@@ -41,14 +41,14 @@ def family_command(name: str) -> click.Command:
     def run(**params: object) -> None:
         _train(name, params)
 
-    run.__doc__ = f"{fam.summary} Registers alias `challenger`."
+    run = family_options(fam.default_model_name)(run)  # listed after the family's own inputs
     for option in reversed(fam.source_options):
         if option.kind == "flag":
             run = click.option(option.flag, option.dest, is_flag=True, help=option.help)(run)
         else:
             run = click.option(option.flag, option.dest, type=_KINDS[option.kind], default=None,
                                help=option.help)(run)
-    return click.command(name=name, help=run.__doc__)(family_options(fam.default_model_name)(run))
+    return click.command(name=name, help=fam.summary + " Registers alias `challenger`.")(run)
 
 
 def _train(name: str, params: dict) -> None:
