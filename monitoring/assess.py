@@ -64,6 +64,10 @@ def assess(champion: Champion, current: pd.DataFrame, outputs: pd.DataFrame, pol
                          f"policy's min_rows={policy.min_rows}: monitor a larger window")
 
     listed = champion.feature_list()
+    if listed and not any(c in frame.columns for c in listed):  # e.g. BG/NBD inputs, derived when scoring
+        notes.append(f"the model's inputs ({', '.join(listed[:4])}) are derived at scoring time, not carried by "
+                     "the batch: drift is measured on the feature columns the batch and reference share")
+        listed = None
     candidates = listed or [c for c in reference.columns if c not in NON_FEATURES and c not in spec.outputs]
     num_f, cat_f, skipped = split_columns(reference, frame, candidates)
     features = num_f + cat_f

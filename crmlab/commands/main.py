@@ -69,6 +69,8 @@ def command(ctx: click.Context, source: Path | None, customers: int, seed: int |
     raw, clean, feats, current = (workdir / p for p in ("raw", "clean", "features", "features_current"))
     scores = workdir / "scores" / "customer_scores.parquet"
     reports = workdir.parent / "reports"  # ./reports for the default workdir ./data
+    if source is not None:
+        _source_files(source)  # a wrong schema fails here, before any run is opened
 
     with tracked_run(settings, run_name="main", tags={"crmlab.command": "main"}) as main_run:
         import mlflow

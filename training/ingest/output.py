@@ -23,11 +23,9 @@ ARROW_TYPES: dict[Kind, pa.DataType] = {
 
 def fill_missing_categories(table: TableSpec, frame: pd.DataFrame) -> pd.DataFrame:
     """Row-local cleaning: a null categorical becomes the explicit category ``"missing"``."""
-    out = frame.copy()
-    for column, spec in table.columns.items():
-        if spec.kind == "category" and spec.nullable:
-            out[column] = out[column].where(out[column].notna(), MISSING)
-    return out
+    filled = {column: frame[column].fillna(MISSING) for column, spec in table.columns.items()
+              if spec.kind == "category" and spec.nullable}
+    return frame.assign(**filled) if filled else frame
 
 
 def arrow_schema(table: TableSpec) -> pa.Schema:
