@@ -124,14 +124,12 @@ class CustomerProfileModel(mlflow.pyfunc.PythonModel):
 
 def _customer_ids(frame: pd.DataFrame) -> pd.Series:
     """The validated ids: present, non-null, text or whole numbers (never a nested object)."""
-    ids = validate_frame(frame, _ID_SPEC)[ID]
-    if pd.api.types.infer_dtype(frame[ID], skipna=False) in ("string", "integer"):
-        return ids  # the common case, checked without a Python call per row
-    bad = ~frame[ID].map(lambda v: isinstance(v, str | int | np.integer) and not isinstance(v, bool))
-    if bad.any():
-        raise invalid_input(f"column {ID!r} must hold text (or integer) ids but {int(bad.sum())} row(s) "
-                               f"hold another type (first at row position {int(np.flatnonzero(bad)[0])})")
-    return ids
+    kind = pd.api.types.infer_dtype(frame[ID], skipna=True) if ID in frame.columns else "string"
+    if kind in ("integer", "mixed-integer"):  # whole-number ids (alone or among text ids) become text
+        ids = frame[ID]
+        whole = ids.map(lambda v: isinstance(v, int | np.integer) and not isinstance(v, bool))
+        frame = pd.DataFrame({ID: ids.where(~whole, ids.map(str, na_action="ignore"))}, index=frame.index)
+    return validate_frame(frame, _ID_SPEC)[ID]
 
 
 def _as_frame(model_input: Any) -> pd.DataFrame:

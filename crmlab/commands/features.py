@@ -47,7 +47,15 @@ def command(data_dir: Path, cutoffs: str, horizon_days: int | None, out_dir: Pat
     except ValueError as err:
         raise click.BadParameter(str(err), param_hint="--cutoff") from None
     from crmlab.commands.options import load_settings
+    from training.features.cutoff_check import check_cutoffs, data_span
 
+    span = data_span(data_dir)
+    if span is not None:
+        try:
+            for warning in check_cutoffs(days, span):
+                console.print(f"warning: {warning}", markup=False)
+        except ValueError as err:
+            raise click.BadParameter(str(err), param_hint="--cutoff") from None
     settings = load_settings()
     with console.status("building features") as status:
         def progress(message: str) -> None:

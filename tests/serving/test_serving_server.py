@@ -148,6 +148,23 @@ MALFORMED = {
     "no content type": (lambda rows: _records(rows), None, {415}, ["Content-Type"]),
     "10 MB body": (lambda rows: _records([dict(rows[0], email=SECRET_MAIL, pad="x" * 500)] * 20_000), JSON,
                    {400, 413}, ["exceeds the limit"]),
+    # found by an outside probe (issue 15)
+    "JSON nested 1,000 deep": (lambda rows: '{"dataframe_records": ' + "[" * 1000 + json.dumps(SECRET_MAIL)
+                               + "]" * 1000 + "}", JSON, {400}, ["nested too deeply"]),
+    "number beyond float range": (lambda rows: _records(_with(rows, email=SECRET_MAIL)).replace(
+        json.dumps(rows[0]["recency_days"]), "9" * 400, 1), JSON, {400}, ["could not be read as a table"]),
+    "number overflowing to inf": (lambda rows: _records(_with(rows, email=SECRET_MAIL)).replace(
+        json.dumps(rows[0]["recency_days"]), "1e999", 1), JSON, {400}, ["'recency_days' holds infinite"]),
+    "lone surrogate in a number": (lambda rows: _records(_with(rows, frequency="\ud800" + SECRET_MAIL)), JSON,
+                                   {400}, ["'frequency' expects numbers"]),
+    "list in a category": (lambda rows: _records(_with(rows, region=[SECRET_MAIL])), JSON, {400},
+                           ["'region' expects text categories"]),
+    "object in a category": (lambda rows: _records(_with(rows, region={"x": SECRET_MAIL})), JSON, {400},
+                             ["'region' expects text categories"]),
+    "number in a category": (lambda rows: _records(_with(rows, region=12345, email=SECRET_MAIL)), JSON, {400},
+                             ["'region' expects text categories"]),
+    "unknown content-type parameter": (lambda rows: _records(rows), f"{JSON}; {SECRET_NAME.split()[1]}=1", {415},
+                                       ["Content-Type parameter"]),
 }
 
 
@@ -167,6 +184,36 @@ def test_malformed_request_gets_a_4xx_naming_the_problem_without_echo(server, ro
     assert "Traceback" not in text and "stack_trace" not in text
     assert requests.get(f"{server.url}/ping", timeout=10).status_code == 200
     assert _post(server, _records(rows[:1])).status_code == 200  # still answering
+
+
+def test_refusals_keep_the_connection_open_for_the_next_request(server, rows):
+    """A deeply nested body once dropped the kept-alive connection (a 500); the client's next call failed."""
+    import http.client
+
+    host, port = server.url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=60)
+    try:
+        deep = '{"dataframe_records": ' + "[" * 1000 + "]" * 1000 + "}"
+        for body in (deep, "{", _records(_with(rows, region=[1]))):
+            conn.request("POST", "/invocations", body=body, headers={"Content-Type": JSON})
+            refused = conn.getresponse()
+            refused.read()
+            assert refused.status == 400 and refused.getheader("connection") != "close"
+            sock = conn.sock
+            conn.request("POST", "/invocations", body=_records(rows[:1]), headers={"Content-Type": JSON})
+            answered = conn.getresponse()
+            assert answered.status == 200 and json.loads(answered.read())["predictions"]
+            assert conn.sock is sock, "the server closed the connection after a refusal"
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("content_type", ["APPLICATION/JSON", "Application/Json; charset=UTF-8",
+                                          "application/json;charset=utf-8"])
+def test_content_type_is_case_insensitive(server, rows, content_type):
+    response = _post(server, _records(rows[:2]), content_type)
+    assert response.status_code == 200, response.text[:300]
+    assert len(response.json()["predictions"]) == 2
 
 
 def test_crm_client_scores_in_chunks_and_reports_refusals(server, rows):

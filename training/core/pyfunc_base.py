@@ -185,7 +185,7 @@ def validate_frame(frame: pd.DataFrame, spec: InputSpec) -> pd.DataFrame:
                             if col in spec.categorical else pd.Series(np.nan, index=frame.index))
             continue
         values = frame[col]
-        columns[col] = _categorical(values) if col in spec.categorical else _numeric(col, values)
+        columns[col] = _categorical(col, values) if col in spec.categorical else _numeric(col, values)
         if col in spec.required:
             _no_nulls(col, columns[col])
     return pd.DataFrame(columns, index=frame.index)  # one construction: no block merging per column
@@ -203,10 +203,18 @@ def _as_frame(model_input: Any) -> pd.DataFrame:
 
 
 def _numeric(col: str, values: pd.Series) -> pd.Series:
-    if pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
-        numbers = values.astype(float)
-    else:
-        numbers = pd.to_numeric(values, errors="coerce").astype(float)
+    try:
+        if pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
+            numbers = values.astype(float)
+        else:
+            numbers = pd.to_numeric(values, errors="coerce").astype(float)
+    except OverflowError:  # a whole number beyond float range (JSON allows any number of digits)
+        huge = values.map(_beyond_float)
+        raise invalid_input(
+            f"column {col!r} holds numbers beyond the float range in {int(huge.sum())} row(s) "
+            f"(first at row position {_first(huge)}): send finite numbers or null"
+        ) from None
+    if not (pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values)):
         bad = numbers.isna() & values.notna()
         if bad.any():
             raise invalid_input(
@@ -222,14 +230,45 @@ def _numeric(col: str, values: pd.Series) -> pd.Series:
     return numbers
 
 
-def _categorical(values: pd.Series) -> pd.Series:
-    """Text categories, stripped; nulls become None. Strips each distinct value once (runs on every row)."""
-    try:
-        codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    except TypeError:  # unhashable cells (lists, dicts): the slow path, one value at a time
-        return values.map(lambda v: str(v).strip(), na_action="ignore").astype(object).where(values.notna(), None)
+def _categorical(col: str, values: pd.Series) -> pd.Series:
+    """Text categories, stripped; nulls become None. Anything but text (numbers, lists, objects) is refused.
+
+    The type check is one C pass (``infer_dtype``); stripping runs once per distinct value.
+    """
+    kind = pd.api.types.infer_dtype(values, skipna=True)
+    if kind == "categorical":
+        kind = pd.api.types.infer_dtype(values.cat.categories, skipna=True)
+    if kind not in ("string", "empty"):
+        present = values.notna() if values.dtype != object else values.map(_present_cell)
+        bad = present & ~values.map(lambda v: isinstance(v, str))
+        if bad.any():
+            raise invalid_input(
+                f"column {col!r} expects text categories but {int(bad.sum())} row(s) hold another type "
+                f"(first at row position {_first(bad)}): send strings or null"
+            )
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
     stripped = np.array([str(u).strip() for u in uniques] + [None], dtype=object)
     return pd.Series(stripped[codes], index=values.index, dtype=object)  # code -1 (null) -> the last: None
+
+
+def _beyond_float(value: Any) -> bool:
+    try:
+        float(value)
+    except OverflowError:
+        return True
+    except (TypeError, ValueError):
+        return False
+    return False
+
+
+def _present_cell(value: Any) -> bool:
+    """False for a null cell (None, NaN, NA); lists and dicts count as present (and are refused)."""
+    if isinstance(value, str | list | dict | tuple | set):
+        return True
+    try:
+        return not bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return True
 
 
 def _no_nulls(col: str, values: pd.Series) -> None:

@@ -28,13 +28,14 @@ from typing import Any
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import BAD_REQUEST
 
-from training.core.pyfunc_base import InvalidModelInput, invalid_input
+from training.core.pyfunc_base import InvalidModelInput, direct_predictor, invalid_input, python_model_of
 
 MAX_BODY_BYTES = 5_000_000  # about 5,000 customers of features per request; batch scoring has no limit
 CRMLAB_MODULES = ("training.", "serving.")
 FORMAT_HINT = ('send JSON such as {"dataframe_records": [{"column": value, ...}, ...]} or '
                '{"dataframe_split": {"columns": [...], "data": [[...], ...]}}')
 JSON_KEYS = ("dataframe_records", "dataframe_split", "instances", "inputs")
+JSON_MIME = "application/json"
 _MARK = "_crmlab_scoring_guard"
 _logger = logging.getLogger(__name__)
 
@@ -72,15 +73,22 @@ def install_scoring_guard(max_body_bytes: int = MAX_BODY_BYTES) -> bool:
         return True
 
     def guarded(data: bytes, content_type: str | None, model: Any, input_schema: Any):
+        content_type = normalised_content_type(content_type)
         refused = _refuse_early(server, data, content_type, max_body_bytes)
         if refused is not None:
             return refused
         try:
-            return current(data, content_type, _GuardedModel(model), input_schema)
+            guarded_model = _GuardedModel(model)
+            if guarded_model.validates_inputs and _mime(content_type) == JSON_MIME:
+                return _score_json(server, data, guarded_model)
+            return current(data, content_type, guarded_model, input_schema)
         except InvalidModelInput:
             raise
         except Exception as err:  # request parsing failed before the model saw the rows
-            message = _request_message(data, content_type)
+            try:
+                message = _request_message(data, content_type)
+            except Exception:  # describing the body must never turn a 400 into a 500
+                message = "the payload could not be read as a table of customers: " + FORMAT_HINT
             _logger.warning("scoring request refused (%s): %s", type(err).__name__, message)
             raise InvalidModelInput(message, error_code=BAD_REQUEST) from None
 
@@ -89,11 +97,26 @@ def install_scoring_guard(max_body_bytes: int = MAX_BODY_BYTES) -> bool:
     return True
 
 
+def normalised_content_type(content_type: str | None) -> str | None:
+    """The media type in lower case (HTTP media types are case-insensitive), parameters kept as sent."""
+    if content_type is None:
+        return None
+    mime, sep, rest = content_type.partition(";")
+    return mime.strip().lower() + sep + rest
+
+
 class _GuardedModel:
-    """The loaded model as the server sees it, with ``predict`` failures turned into safe errors."""
+    """The loaded model as the server sees it, with ``predict`` failures turned into safe errors.
+
+    crmlab models validate their own input (``ValidatedPyfunc``), so they are called directly, as batch
+    scoring does: MLflow's cell-by-cell check of the optional ``Any`` inputs would repeat the work.
+    """
 
     def __init__(self, model: Any) -> None:
         self._model = model
+        python_model = python_model_of(model) if hasattr(model, "unwrap_python_model") else None
+        self.validates_inputs = bool(getattr(python_model, "validates_inputs", False))
+        self._predict = direct_predictor(model) if self.validates_inputs else None
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._model, name)
@@ -103,6 +126,8 @@ class _GuardedModel:
         if problem is not None:
             raise invalid_input(problem)
         try:
+            if self._predict is not None:
+                return self._predict(data, params)
             return self._model.predict(data, params=params)
         except InvalidModelInput:
             raise
@@ -133,9 +158,45 @@ def _refuse_early(server: Any, data: bytes | None, content_type: str | None, lim
         return _response(server, 413, f"request body of {len(data):,} bytes exceeds the limit of {limit:,} "
                                       "bytes: split the customers into smaller requests (or use "
                                       "`crmlab score` for batch scoring)")
-    if not content_type:
+    if not content_type or not content_type.strip():
         return _response(server, 415, "no Content-Type header: send Content-Type: application/json")
+    if _mime(content_type) not in server.CONTENT_TYPES:
+        return _response(server, 415, "unsupported Content-Type: the server takes the content types "
+                                      "application/json, text/csv and application/vnd.apache.parquet")
+    parameters = [part.partition("=") for part in content_type.split(";")[1:] if part.strip()]
+    if any(key.strip().lower() != "charset" for key, _, _ in parameters):
+        return _response(server, 415, "unsupported Content-Type parameter: only charset=utf-8 is accepted")
+    if any(value.strip().strip('"').lower() != "utf-8" for _, _, value in parameters):
+        return _response(server, 415, "unsupported charset: send UTF-8 (Content-Type: application/json; "
+                                      "charset=utf-8)")
     return None
+
+
+def _mime(content_type: str | None) -> str:
+    return (content_type or "").split(";")[0].strip().lower()
+
+
+def _score_json(server: Any, data: bytes, model: _GuardedModel):
+    """A JSON request to a crmlab model: parsed once, rows built by MLflow's own parser, then ``predict``.
+
+    The stock handler decodes the body twice and casts every cell against the (``Any``) schema before
+    the model validates the same cells again; this path does each step once.
+    """
+    from io import StringIO
+
+    decoded = json.loads(data)
+    if not isinstance(decoded, dict):
+        raise ValueError("not a JSON object")
+    keys = [k for k in JSON_KEYS if k in decoded]
+    if len(keys) != 1:
+        raise ValueError("not exactly one input key")
+    params = decoded.get("params")
+    if params is not None and not isinstance(params, dict):
+        raise invalid_input('"params" must be a JSON object, e.g. {"params": {"reasons": false}}')
+    frame = server.infer_and_parse_data({keys[0]: decoded[keys[0]]}, None)
+    result = StringIO()
+    server.predictions_to_json(model.predict(frame, params=params), result)
+    return server.InvocationsResponse(response=result.getvalue(), status=200, mimetype="application/json")
 
 
 def _response(server: Any, status: int, message: str):
@@ -145,7 +206,7 @@ def _response(server: Any, status: int, message: str):
 
 def _request_message(data: bytes | None, content_type: str | None) -> str:
     """A fixed description of why the body could not be read as a table (no library text quoted)."""
-    mime = (content_type or "").split(";")[0].strip().lower()
+    mime = _mime(content_type)
     if mime == "text/csv":
         return "the CSV body could not be read: crmlab models take JSON or Parquet; " + FORMAT_HINT
     if mime == "application/vnd.apache.parquet":
@@ -154,6 +215,8 @@ def _request_message(data: bytes | None, content_type: str | None) -> str:
         return "empty request body: " + FORMAT_HINT
     try:
         decoded = json.loads(data)
+    except RecursionError:
+        return "the JSON body is nested too deeply to be a table: " + FORMAT_HINT
     except (ValueError, UnicodeDecodeError):
         return "the request body is not valid JSON: " + FORMAT_HINT
     if not isinstance(decoded, dict) or len(set(decoded) & set(JSON_KEYS)) != 1:
