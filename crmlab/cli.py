@@ -76,9 +76,25 @@ def cli() -> None:
 
 
 def main() -> None:
+    """The console entry point: a file-system failure the user can fix is one line, not a traceback.
+
+    Commands turn their own expected failures into ``click.ClickException``; this catches what reaches
+    the top from the operating system (a path that vanished, no permission, a full disk).
+    ``CRMLAB_DEBUG=1`` shows the traceback instead.
+    """
+    import os
+    import sys
+
     import training.tracking  # noqa: F401  (sets DO_NOT_TRACK before any library loads)
 
-    cli()
+    try:
+        cli(standalone_mode=True)
+    except OSError as err:
+        if os.environ.get("CRMLAB_DEBUG"):
+            raise
+        where = f": {err.filename}" if err.filename else ""
+        click.echo(f"Error: {err.strerror or type(err).__name__}{where}", err=True)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

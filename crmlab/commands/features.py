@@ -53,9 +53,9 @@ def command(data_dir: Path, cutoffs: str, horizon_days: int | None, out_dir: Pat
     if span is not None:
         try:
             for warning in check_cutoffs(days, span):
-                console.print(f"warning: {warning}", markup=False)
+                console.print(f"warning: {warning}", markup=False, soft_wrap=True)
         except ValueError as err:
-            raise click.BadParameter(str(err), param_hint="--cutoff") from None
+            raise click.ClickException(f"--cutoff: {err}") from None
     settings = load_settings()
     with console.status("building features") as status:
         def progress(message: str) -> None:

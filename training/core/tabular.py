@@ -105,12 +105,25 @@ def read_table(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     if not path.exists():
         raise TableError(f"no such table: {path}")
-    if path.suffix.lower() in {".parquet", ".pq"}:
-        return pd.read_parquet(path)
-    if path.suffix.lower() in {".csv", ".txt", ".tsv"}:
-        sep = "\t" if path.suffix.lower() == ".tsv" else ","
-        return pd.read_csv(path, dtype=str, keep_default_na=False, sep=sep)
-    raise TableError(f"unsupported table format {path.suffix!r}: give a .csv or .parquet file")
+    if path.is_dir():
+        raise TableError(f"{path} is a directory: give a .csv or .parquet file")
+    suffix = path.suffix.lower()
+    if suffix not in {".parquet", ".pq", ".csv", ".txt", ".tsv"}:
+        raise TableError(f"unsupported table format {path.suffix!r}: give a .csv or .parquet file")
+    try:
+        if suffix in {".parquet", ".pq"}:
+            frame = pd.read_parquet(path)
+        else:
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False, sep="\t" if suffix == ".tsv" else ",")
+    except pd.errors.EmptyDataError:
+        raise TableError(f"{path} is empty: it needs a header row and at least one customer") from None
+    except (OSError, ValueError, UnicodeDecodeError) as err:  # pyarrow's ArrowInvalid is a ValueError
+        kind = "Parquet" if suffix in {".parquet", ".pq"} else "CSV"
+        raise TableError(f"{path} cannot be read as {kind} ({type(err).__name__}): check that the file "
+                         f"is a {kind} table") from None
+    if frame.empty:
+        raise TableError(f"{path} has no rows: it needs at least one customer")
+    return frame
 
 
 def load_table(path: str | Path, *, target: str, id_col: str, positive: str | None = None) -> LoadedTable:
