@@ -3,8 +3,12 @@
 Both versions score the *same* holdout rows; the per-row loss difference (challenger - champion) is
 bootstrapped (paired resampling of rows). The challenger is promoted when the one-sided 95% upper bound
 of the mean difference is below the family's ``tolerance`` and every family check passes. The first
-version of a model has nothing to beat and becomes champion. ``force`` promotes regardless; the
-decision, the numbers and the force are written as ``gate.*`` tags on the challenger version.
+version of a model has nothing to beat, but it must pass the same absolute checks (calibration, valid
+outputs, ...) on its holdout as any later version; checks that compare with a champion
+(``GateSpec.relative_checks``) are skipped for it. A first version that fails stays registered (alias
+``challenger``) without becoming champion, and its ``gate.reason`` says which check failed. ``force``
+promotes regardless; the decision, the numbers and the force are written as ``gate.*`` tags on the
+challenger version.
 
 Which holdout: an explicit frame (``--holdout PATH``) when given, else the challenger's own test split,
 logged by its training run as the artifact ``holdout.parquet``. Those rows were never used to fit,
@@ -42,6 +46,7 @@ class GateSpec:
     per_row_loss: Callable[[pd.DataFrame, pd.DataFrame], np.ndarray] | None  # (output, holdout) -> loss/row
     checks: Callable[[pd.DataFrame, pd.DataFrame], dict[str, bool]]          # extra bounds, e.g. calibration
     tolerance: float                                                          # allowed mean-loss increase
+    relative_checks: frozenset[str] = frozenset()  # checks that need a champion: skipped for a first version
 
 
 @dataclass
@@ -71,6 +76,8 @@ class PromotionDecision:
             parts.append(f"mean loss diff {self.mean_diff:+.5f} (90% CI {self.ci_low:+.5f} .. "
                          f"{self.ci_high:+.5f}, tolerance {self.tolerance:g}) on {self.rows} rows of "
                          f"{self.holdout_source}")
+        elif self.rows:
+            parts.append(f"checked on {self.rows} rows of {self.holdout_source}")
         if self.checks:
             checks = ", ".join(f"{k}={'pass' if v else 'FAIL'}" for k, v in self.checks.items())
             parts.append(f"checks: {checks}")
@@ -108,14 +115,14 @@ def promote(model_name: str, *, holdout: pd.DataFrame | None = None, force: bool
     if champion is not None and champion.version == challenger.version:
         decision.reason = f"version {challenger.version} is already champion; nothing to do"
         return decision
+    family = challenger.tags.get("crmlab.family", "")
+    gate = (extra_gates or {}).get(family) or gate_for(family)
     if champion is None:
-        decision.promoted, decision.reason = True, "first version: no champion to compare against"
+        _check_first(decision, gate, model_name, challenger, holdout)
     else:
-        family = challenger.tags.get("crmlab.family", "")
-        gate = (extra_gates or {}).get(family) or gate_for(family)
         _compare(decision, gate, model_name, challenger, champion, holdout)
-        if force and not decision.promoted:
-            decision.promoted, decision.reason = True, f"forced despite the gate: {decision.reason}"
+    if force and not decision.promoted:
+        decision.promoted, decision.reason = True, f"forced despite the gate: {decision.reason}"
     _record(client, decision)
     if decision.promoted:
         client.set_registered_model_alias(model_name, CHAMPION, challenger.version)
@@ -149,17 +156,44 @@ def paired_bootstrap(diff: np.ndarray, *, resamples: int = RESAMPLES, seed: int 
     return float(diff.mean()), float(np.quantile(means, alpha)), float(np.quantile(means, 1 - alpha))
 
 
-def _compare(decision: PromotionDecision, gate: GateSpec, model_name: str, challenger, champion,
-             holdout: pd.DataFrame | None) -> None:
+def _check_first(decision: PromotionDecision, gate: GateSpec, model_name: str, challenger,
+                 holdout: pd.DataFrame | None) -> None:
+    """The first version: no comparison, but the gate's absolute checks on its holdout."""
     import mlflow
-    from mlflow.exceptions import MlflowException
 
+    try:
+        holdout = _holdout_for(decision, challenger, holdout)
+    except ValueError as err:
+        decision.reason = f"first version, but its absolute checks cannot run: {err}"
+        return
+    output = mlflow.pyfunc.load_model(f"models:/{model_name}/{challenger.version}").predict(holdout)
+    checks = gate.checks(output, holdout)
+    decision.checks = {k: bool(v) for k, v in checks.items() if k not in gate.relative_checks}
+    failed = [k for k, ok in decision.checks.items() if not ok]
+    if failed:
+        decision.reason = (f"first version, but check(s) failed: {', '.join(failed)}; it stays registered as "
+                           f"{CHALLENGER!r} (fix the model, or promote with --force)")
+    else:
+        decision.promoted = True
+        decision.reason = "first version: no champion to compare against; all absolute checks pass"
+
+
+def _holdout_for(decision: PromotionDecision, challenger, holdout: pd.DataFrame | None) -> pd.DataFrame:
     if holdout is None:
         holdout = _challenger_holdout(challenger.run_id)
         decision.holdout_source = f"the challenger's test split (run {challenger.run_id})"
     else:
         decision.holdout_source = "the given holdout"
     decision.rows = len(holdout)
+    return holdout
+
+
+def _compare(decision: PromotionDecision, gate: GateSpec, model_name: str, challenger, champion,
+             holdout: pd.DataFrame | None) -> None:
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    holdout = _holdout_for(decision, challenger, holdout)
     decision.tolerance = gate.tolerance
     challenger_out = mlflow.pyfunc.load_model(f"models:/{model_name}/{challenger.version}").predict(holdout)
     if gate.per_row_loss is None:
@@ -229,9 +263,9 @@ def _record(client, decision: PromotionDecision) -> None:
             "gate.ci_low": f"{decision.ci_low:.6g}",
             "gate.ci_high": f"{decision.ci_high:.6g}",
             "gate.tolerance": f"{decision.tolerance:g}",
-            "gate.rows": str(decision.rows),
-            "gate.holdout": decision.holdout_source,
         }
+    if decision.rows:
+        tags |= {"gate.rows": str(decision.rows), "gate.holdout": decision.holdout_source}
     tags |= {f"gate.check.{k}": "pass" if v else "fail" for k, v in decision.checks.items()}
     for key, value in tags.items():
         client.set_model_version_tag(decision.model_name, decision.challenger_version, key, value[:5000])

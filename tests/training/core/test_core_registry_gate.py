@@ -104,9 +104,9 @@ def test_registered_model_has_tags_alias_code_and_validates_without_echoing():
 def test_gate_first_version_then_refuses_worse_and_force_is_recorded(toy_gate):
     client = mlflow.MlflowClient()
     holdout = _holdout()
-    _register(ShiftModel(1.0))
+    _register(ShiftModel(1.0), holdout=holdout)
     first = promotion.promote("toy", settings=get_settings(), extra_gates={"toy": toy_gate})
-    assert first.promoted and "first version" in first.reason
+    assert first.promoted and "first version" in first.reason and first.checks == {"probabilities_in_range": True}
     assert str(client.get_model_version_by_alias("toy", "champion").version) == "1"
 
     _register(ShiftModel(-1.5), holdout=holdout)  # worse, with its own logged test split
@@ -124,8 +124,35 @@ def test_gate_first_version_then_refuses_worse_and_force_is_recorded(toy_gate):
     assert client.get_model_version("toy", "1").tags["gate.superseded_by"] == "2"
 
 
+def test_a_first_version_must_pass_the_absolute_checks():
+    """v1 once became champion as "first version" although later versions failed the same ECE bound."""
+    spec = promotion.GateSpec(
+        per_row_loss=lambda out, hold: per_row_log_loss(hold["y"].to_numpy(), out["p"].to_numpy()),
+        checks=lambda out, hold: {"mean_p_near_base_rate": bool(abs(out["p"].mean() - hold["y"].mean()) < 0.05),
+                                  "kept_ids": False},
+        tolerance=0.002, relative_checks=frozenset({"kept_ids"}))
+    gates = {"toy": spec}
+    client = mlflow.MlflowClient()
+    _register(ShiftModel(-2.0), holdout=_holdout())  # miscalibrated: p far above the base rate
+    refused = promotion.promote("toy", settings=get_settings(), extra_gates=gates)
+    assert not refused.promoted and "first version, but check(s) failed: mean_p_near_base_rate" in refused.reason
+    assert refused.checks == {"mean_p_near_base_rate": False}  # the relative check is not asked of v1
+    assert "challenger" in refused.reason and refused.rows == 3000
+    tags = client.get_model_version("toy", "1").tags
+    assert tags["gate.decision"] == "refused" and tags["gate.check.mean_p_near_base_rate"] == "fail"
+    with pytest.raises(MlflowException):
+        client.get_model_version_by_alias("toy", "champion")
+
+    _register(ShiftModel(1.0))  # no holdout logged and none given: cannot be checked, so not promoted
+    unchecked = promotion.promote("toy", settings=get_settings(), extra_gates=gates)
+    assert not unchecked.promoted and "cannot run" in unchecked.reason and "--holdout" in unchecked.reason
+    good = promotion.promote("toy", holdout=_holdout(seed=2), settings=get_settings(), extra_gates=gates)
+    assert good.promoted and good.checks == {"mean_p_near_base_rate": True}
+    assert str(client.get_model_version_by_alias("toy", "champion").version) == "2"
+
+
 def test_gate_promotes_an_equal_or_better_challenger_on_an_explicit_holdout(toy_gate):
-    _register(ShiftModel(0.0))
+    _register(ShiftModel(0.0), holdout=_holdout(seed=3))
     promotion.promote("toy", settings=get_settings(), extra_gates={"toy": toy_gate})
     _register(ShiftModel(1.0))
     decision = promotion.promote("toy", holdout=_holdout(seed=1), settings=get_settings(),
