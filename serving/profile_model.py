@@ -38,7 +38,16 @@ from mlflow.exceptions import MlflowException
 
 from training.core.families import all_families
 from training.core.promotion import GateSpec
-from training.core.pyfunc_base import InputSpec, direct_predictor, invalid_input, validate_frame
+from training.core.pyfunc_base import (
+    InputSpec,
+    InvalidModelInput,
+    declared_params,
+    direct_predictor,
+    invalid_input,
+    plain_validation,
+    python_model_of,
+    validate_frame,
+)
 from training.core.registry import CHAMPION
 from training.core.scoring_guard import install_scoring_guard, safe_message
 from training.settings import Settings
@@ -84,12 +93,14 @@ class CustomerProfileModel(mlflow.pyfunc.PythonModel):
         self._models = dict(models or {})       # family -> loaded pyfunc (rebuilt in load_context)
 
     def __getstate__(self) -> dict:
-        return {**self.__dict__, "_models": {}}  # the components travel as artifacts, not in the pickle
+        # the components travel as artifacts, not in the pickle
+        return {**self.__dict__, "_models": {}, "_shared": None}
 
     def load_context(self, context) -> None:
         install_scoring_guard()  # inside `mlflow models serve`: no payload echo in error answers
         self._models = {family: mlflow.pyfunc.load_model(context.artifacts[family])
                         for family in self.versions}
+        self._shared = None
 
     @property
     def input_columns(self) -> list[str]:
@@ -98,19 +109,46 @@ class CustomerProfileModel(mlflow.pyfunc.PythonModel):
 
     def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
         frame = _as_frame(model_input)
-        out = pd.DataFrame({ID: _customer_ids(frame).to_numpy()}, index=frame.index)
+        columns: dict[str, Any] = {ID: _customer_ids(frame).to_numpy()}
+        validated = self._validate_once(frame)
         for component in COMPONENTS:
-            scored = self._score(component.family, frame, {**component.params, **(params or {})})
+            scored = self._score(component.family, frame, validated, {**component.params, **(params or {})})
             for column in component.outputs:
-                out[column] = scored[column].to_numpy() if scored is not None else None
+                columns[column] = scored[column].to_numpy() if scored is not None else np.full(len(frame), None)
         for component in COMPONENTS:
-            out[f"{component.family}_version"] = self.versions.get(component.family)
-        return out[OUTPUT_COLUMNS]
+            columns[f"{component.family}_version"] = np.full(len(frame), self.versions.get(component.family))
+        return pd.DataFrame(columns, index=frame.index)[OUTPUT_COLUMNS]
 
-    def _score(self, family: str, frame: pd.DataFrame, params: dict | None) -> pd.DataFrame | None:
+    def _validate_once(self, frame: pd.DataFrame) -> pd.DataFrame | None:
+        """The rows checked once against every component's contract (None: let each component check).
+
+        On a refusal the components check again, one by one, so the error names the model it concerns.
+        """
+        shared = self._shared_spec()
+        if shared is None:
+            return None
+        try:
+            return validate_frame(frame, shared)
+        except InvalidModelInput:
+            return None
+
+    def _shared_spec(self) -> InputSpec | None:
+        """The union of the components' input contracts, when each is a plain ``ValidatedPyfunc``."""
+        if getattr(self, "_shared", None) is None:
+            specs = [_plain_spec(model) for model in self._models.values()]
+            self._shared = (_union(specs) if specs and all(s is not None for s in specs) else None) or False
+        return self._shared or None
+
+    def _score(self, family: str, frame: pd.DataFrame, validated: pd.DataFrame | None,
+               params: dict | None) -> pd.DataFrame | None:
         model = self._models.get(family)
         if model is None:
             return None
+        if validated is not None:  # already validated: straight to the component's scoring
+            python_model = python_model_of(model)
+            scored = python_model.predict_frame(validated[list(python_model.spec.columns)],
+                                                declared_params(model, params))
+            return scored.set_axis(frame.index)
         columns = [c for c in self.inputs[family] if c in frame.columns]
         if self.inputs[family] and not columns:
             raise invalid_input(f"{family} model: none of its input columns was sent; it reads "
@@ -122,12 +160,32 @@ class CustomerProfileModel(mlflow.pyfunc.PythonModel):
         return scored.set_axis(frame.index) if isinstance(scored, pd.DataFrame) else pd.DataFrame(scored)
 
 
+def _plain_spec(model: Any) -> InputSpec | None:
+    """A component's ``InputSpec`` when the core rules are all its validation (see ``plain_validation``)."""
+    python_model = python_model_of(model)
+    return python_model.spec if plain_validation(python_model) else None
+
+
+def _union(specs: list[InputSpec]) -> InputSpec | None:
+    """One contract for all components; None when a column is categorical for one and numeric for another."""
+    columns = list(dict.fromkeys(c for spec in specs for c in spec.columns))
+    categorical = frozenset().union(*(spec.categorical for spec in specs))
+    for spec in specs:
+        if any(c in categorical for c in spec.columns if c not in spec.categorical):
+            return None
+    return InputSpec(tuple(columns), categorical, frozenset().union(*(spec.required for spec in specs)))
+
+
 def _customer_ids(frame: pd.DataFrame) -> pd.Series:
     """The validated ids: present, non-null, text or whole numbers (never a nested object)."""
     kind = pd.api.types.infer_dtype(frame[ID], skipna=True) if ID in frame.columns else "string"
-    if kind in ("integer", "mixed-integer"):  # whole-number ids (alone or among text ids) become text
+    if kind not in ("string", "empty"):  # the common case needs no Python call per row
         ids = frame[ID]
         whole = ids.map(lambda v: isinstance(v, int | np.integer) and not isinstance(v, bool))
+        bad = ~whole & ~ids.map(lambda v: isinstance(v, str)) & ids.notna().to_numpy()
+        if bad.any():
+            raise invalid_input(f"column {ID!r} must hold text (or integer) ids but {int(bad.sum())} row(s) "
+                                f"hold another type (first at row position {int(np.flatnonzero(bad)[0])})")
         frame = pd.DataFrame({ID: ids.where(~whole, ids.map(str, na_action="ignore"))}, index=frame.index)
     return validate_frame(frame, _ID_SPEC)[ID]
 

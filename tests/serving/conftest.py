@@ -45,6 +45,24 @@ def session_registry(tmp_path_factory) -> SessionRegistry:
     return SessionRegistry(root, db, features, features_dir)
 
 
+@pytest.fixture(scope="session")
+def profile_server(session_registry, tmp_path_factory):
+    """The real model server on customer_profile@champion, shared by the HTTP test modules.
+
+    At the end its log must hold none of the payload values the tests sent.
+    """
+    from serving_server_start import SECRET_MAIL, SECRET_NAME, serve_from_registry
+
+    log = tmp_path_factory.mktemp("server") / "server.log"
+    process = serve_from_registry(session_registry, "models:/customer_profile@champion", log, workers=2,
+                                  timeout=30)
+    yield process
+    process.stop()
+    assert process.process.poll() is not None
+    leaked = [s for s in (SECRET_MAIL, SECRET_NAME) if s in log.read_text(errors="replace")]
+    assert not leaked, f"the server log holds payload values: {leaked}"
+
+
 @pytest.fixture()
 def registry(session_registry, tmp_path, monkeypatch) -> SessionRegistry:
     """This test's own copy of the trained tracking store (the current tracking URI points at it)."""

@@ -6,6 +6,10 @@ from pathlib import Path
 
 import pytest
 
+# Values tests send in bad payloads: neither answers nor the server log may ever hold them.
+SECRET_MAIL = "jane.doe@example.com"
+SECRET_NAME = "Jane Secretperson"
+
 
 def serve_from_registry(registry, model_uri: str, log: Path, **options):
     """Start the real MLflow model server for a model of the session registry (caller stops it)."""

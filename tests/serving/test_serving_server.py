@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import requests
-from serving_server_start import serve_from_registry
+from serving_server_start import SECRET_MAIL, SECRET_NAME
 
 from serving.crm_client import CrmClient, ScoringRefused
 from serving.profile_model import OUTPUT_COLUMNS
@@ -25,21 +25,12 @@ from training.core.scoring_guard import MAX_BODY_BYTES
 
 pytestmark = pytest.mark.slow
 
-SECRET_MAIL = "jane.doe@example.com"
-SECRET_NAME = "Jane Secretperson"
 JSON = "application/json"
 
 
 @pytest.fixture(scope="module")
-def server(session_registry, tmp_path_factory):
-    log = tmp_path_factory.mktemp("server") / "server.log"
-    process = serve_from_registry(session_registry, "models:/customer_profile@champion", log, workers=2,
-                                  timeout=30)
-    yield process
-    process.stop()
-    assert process.process.poll() is not None
-    leaked = [s for s in (SECRET_MAIL, SECRET_NAME) if s in log.read_text(errors="replace")]
-    assert not leaked, f"the server log holds payload values: {leaked}"
+def server(profile_server):
+    return profile_server
 
 
 @pytest.fixture(scope="module")

@@ -22,6 +22,7 @@ from training.core import plots
 from training.core.evaluation import lift_table
 from training.core.family import REFERENCE_ROWS
 from training.core.markdown import markdown_table
+from training.core.native_boosters import card_line
 
 IMPORTANCE_ROWS = 2000
 
@@ -105,6 +106,7 @@ calibrated log loss):
 
 Registered: **{chosen.name}**, calibration **{chosen.calibrator.method}** (the baseline is registered
 whenever LightGBM is not at least as good; "none" = raw probabilities beat every fitted map).
+{card_line(model)}
 
 ## Test metrics (scored once, after every choice)
 {markdown_table(table)}

@@ -38,14 +38,46 @@ def format_value(value: object) -> str:
 
 def top_reasons(contributions: pd.DataFrame, values: pd.DataFrame, *, labels: dict[str, str] | None = None,
                 k: int = TOP_REASONS) -> list[str]:
-    """One text per row: the ``k`` strongest contributions with the customer's own values."""
-    names = [feature_label(c, labels) for c in contributions.columns]
-    matrix = contributions.to_numpy()
-    order = np.argsort(-np.abs(matrix), axis=1, kind="stable")[:, :k]
-    raw = values[contributions.columns].to_numpy(dtype=object)
-    texts = []
-    for i, columns in enumerate(order):
-        parts = [f"{names[j]}: {format_value(raw[i, j])}, {'raises' if matrix[i, j] > 0 else 'lowers'} risk"
-                 for j in columns if abs(matrix[i, j]) > _MIN_EFFECT]
-        texts.append(SEPARATOR.join(parts))
-    return texts
+    """One text per row: the ``k`` strongest contributions with the customer's own values.
+
+    Vectorised over rows (a million customers in seconds): the ``k`` strongest columns are selected per
+    row with ``argpartition`` and ordered by strength (ties: the earlier column first); each value is
+    formatted once per distinct value of its column, and the texts are joined as object arrays.
+    """
+    matrix = contributions.to_numpy(dtype=float)
+    rows, width = matrix.shape
+    k = min(k, width)
+    if rows == 0 or k == 0:
+        return [""] * rows
+    strength = np.abs(matrix)
+    top = np.argpartition(-strength, k - 1, axis=1)[:, :k] if k < width else np.tile(np.arange(width), (rows, 1))
+    picked = np.take_along_axis(strength, top, axis=1)
+    order = np.lexsort((top, -picked), axis=1)  # strongest first; equal strength: lower column index first
+    top = np.take_along_axis(top, order, axis=1)
+    names = np.array([feature_label(c, labels) + ": " for c in contributions.columns], dtype=object)
+    index = np.arange(rows)
+    text = np.full(rows, "", dtype=object)
+    for p in range(k):
+        column = top[:, p]
+        effect = matrix[index, column]
+        part = names[column] + _values_at(values, contributions.columns, column) + np.where(
+            effect > 0, ", raises risk", ", lowers risk").astype(object)
+        keep = np.abs(effect) > _MIN_EFFECT  # weaker than every earlier part: later parts are dropped too
+        text = np.where(keep, np.where(text == "", part, text + SEPARATOR + part), text)
+    return text.tolist()
+
+
+def _values_at(values: pd.DataFrame, columns: pd.Index, picked: np.ndarray) -> np.ndarray:
+    """The formatted value of column ``columns[picked[i]]`` at row i, for every row."""
+    out = np.empty(len(picked), dtype=object)
+    for j in np.unique(picked):
+        rows = picked == j
+        out[rows] = _formatted(values[columns[j]].to_numpy()[rows])
+    return out
+
+
+def _formatted(cells: np.ndarray) -> np.ndarray:
+    """``format_value`` of each cell, computed once per distinct value."""
+    codes, uniques = pd.factorize(cells, use_na_sentinel=True)
+    texts = np.array([format_value(u) for u in uniques] + ["missing"], dtype=object)
+    return texts[codes]  # code -1 (null) -> the last: "missing"

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from training.core.lgbm import as_lgbm_frame
+from training.core import lgbm_predict
 
 BASELINE_C_GRID = (0.01, 0.1, 1.0, 10.0)
 MISSING = "missing"
@@ -29,11 +29,14 @@ class LgbmScorer:
     kind: str = "lightgbm"
 
     def raw_proba(self, x: pd.DataFrame) -> np.ndarray:
-        return np.asarray(self.booster.predict(as_lgbm_frame(x[self.features], self.categorical)))
+        return lgbm_predict.predict(self.booster, self._matrix(x))
 
     def contributions(self, x: pd.DataFrame) -> pd.DataFrame:
-        contrib = self.booster.predict(as_lgbm_frame(x[self.features], self.categorical), pred_contrib=True)
-        return pd.DataFrame(np.asarray(contrib)[:, :-1], columns=self.features, index=x.index)
+        contrib = lgbm_predict.predict(self.booster, self._matrix(x), pred_contrib=True)
+        return pd.DataFrame(contrib[:, :-1], columns=self.features, index=x.index)
+
+    def _matrix(self, x: pd.DataFrame) -> np.ndarray:
+        return lgbm_predict.booster_matrix(self.booster, x, self.features, self.categorical)
 
 
 @dataclass

@@ -65,9 +65,11 @@ class ClvModel(ValidatedPyfunc):
             summary = from_inputs(features)
             _check_summary_rows(summary, summary.isna().all(axis=1).to_numpy())
             return predict_from_inputs(BTYDModel.from_params(self.btyd_params), features, self.horizon_days)
-        from training.core.lgbm import as_lgbm_frame
+        from training.core import lgbm_predict
 
-        spend = self._lgbm().predict(as_lgbm_frame(features, self.categorical)) * self.scale
+        booster = self._lgbm()
+        matrix = lgbm_predict.booster_matrix(booster, features, list(features.columns), self.categorical)
+        spend = lgbm_predict.predict(booster, matrix) * self.scale
         return np.clip(spend, 0.0, None), np.full(len(features), np.nan)
 
     def predict_frame(self, features: pd.DataFrame, params=None) -> pd.DataFrame:

@@ -17,6 +17,7 @@ from training.clv.pyfunc import ClvModel
 from training.clv.tiers import TIER_SHARES
 from training.clv.transactions import ID
 from training.core.family import REFERENCE_ROWS
+from training.core.native_boosters import BOOSTER_PATH
 from training.core.pyfunc_base import InputSpec
 
 
@@ -110,6 +111,8 @@ Primary metric: normalized Gini (targeting ranks customers by value; 1 = perfect
 ## Tiers
 Thresholds on the winner's predictions for its training population ({shares}): {tiers}.
 Stored in `clv_tiers.json` with the model, so a tier depends only on the customer's own prediction.
+A LightGBM winner's booster is also among the model's files in LightGBM's text format:
+`{BOOSTER_PATH}` (load it with `lightgbm.Booster(model_file=...)`).
 
 ## Inputs
 {spec.describe()}

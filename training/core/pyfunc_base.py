@@ -127,6 +127,22 @@ class ValidatedPyfunc(mlflow.pyfunc.PythonModel):
         return self.predict_frame(validate_frame(frame, self.spec), params)
 
 
+def plain_validation(python_model: Any) -> bool:
+    """True when ``python_model.predict`` is exactly ``validate_frame`` then ``predict_frame``.
+
+    Then a caller that validated the rows against the model's ``spec`` already (the customer profile,
+    once for all its components) may call ``predict_frame`` directly. A model whose ``preprocess`` parses
+    or checks the raw rows (a user-table schema, BG/NBD inputs) changes or refuses an empty probe frame.
+    """
+    if not isinstance(python_model, ValidatedPyfunc):
+        return False
+    probe = pd.DataFrame()
+    try:
+        return python_model.preprocess(probe) is probe
+    except Exception:
+        return False
+
+
 def param_flag(params: Mapping[str, Any] | None, name: str, default: bool) -> bool:
     """A boolean inference parameter; refuses anything but true/false (HTTP 400 from the server)."""
     value = (params or {}).get(name, default)
@@ -169,26 +185,59 @@ def declared_params(model: mlflow.pyfunc.PyFuncModel, params: Mapping[str, Any] 
 
 
 def validate_frame(frame: pd.DataFrame, spec: InputSpec) -> pd.DataFrame:
-    """Check the payload against ``spec``; return the features in model order (numeric as float)."""
+    """Check the payload against ``spec``; return the features in model order (numeric as float).
+
+    The numeric columns are converted in one pass (``DataFrame.to_numpy``); only when that pass finds a
+    problem does the per-column path run, to name the column, the count and the first row position.
+    """
     if len(frame) == 0:
         raise invalid_input("empty payload: send at least one row of features")
+    if frame.columns.has_duplicates:
+        repeated = [c for c in spec.columns if (frame.columns == c).sum() > 1]
+        raise invalid_input(f"column(s) sent more than once: {', '.join(map(str, repeated)) or 'some'}; "
+                            "send each column once")
     missing = [c for c in spec.columns if c in spec.required and c not in frame.columns]
     if missing:
         raise invalid_input(
             f"missing required column(s): {', '.join(missing)}. Required features: "
             f"{', '.join(sorted(spec.required))} (see the model card)"
         )
-    columns: dict[str, pd.Series] = {}
+    present = set(frame.columns)
+    numeric = [c for c in spec.columns if c not in spec.categorical and c in present]
+    block = _numeric_block(frame, numeric, spec.required)
+    columns: dict[str, Any] = {}
     for col in spec.columns:
-        if col not in frame.columns:
-            columns[col] = (pd.Series([None] * len(frame), index=frame.index, dtype=object)
-                            if col in spec.categorical else pd.Series(np.nan, index=frame.index))
-            continue
-        values = frame[col]
-        columns[col] = _categorical(col, values) if col in spec.categorical else _numeric(col, values)
-        if col in spec.required:
-            _no_nulls(col, columns[col])
+        if col not in present:
+            columns[col] = (np.full(len(frame), None, dtype=object) if col in spec.categorical
+                            else np.full(len(frame), np.nan))
+        elif col in spec.categorical:
+            columns[col] = _categorical(col, frame[col]).to_numpy()
+            if col in spec.required:
+                _no_nulls(col, pd.Series(columns[col]))
+        elif block is not None:
+            columns[col] = block[:, numeric.index(col)]
+        else:
+            columns[col] = _numeric(col, frame[col]).to_numpy()
+            if col in spec.required:
+                _no_nulls(col, pd.Series(columns[col]))
     return pd.DataFrame(columns, index=frame.index)  # one construction: no block merging per column
+
+
+def _numeric_block(frame: pd.DataFrame, numeric: list[str], required: frozenset[str]) -> np.ndarray | None:
+    """All numeric columns as one float matrix, or None when any cell needs the per-column path."""
+    if not numeric:
+        return None
+    try:
+        with np.errstate(all="ignore"):
+            block = frame[numeric].to_numpy(dtype=np.float64, na_value=np.nan)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if np.isinf(block).any():
+        return None
+    needed = [j for j, c in enumerate(numeric) if c in required]
+    if needed and np.isnan(block[:, needed]).any():
+        return None
+    return block
 
 
 def _as_frame(model_input: Any) -> pd.DataFrame:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
+import tempfile
 import warnings
 from importlib import metadata
 from pathlib import Path
@@ -24,6 +25,7 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.models.signature import ModelSignature, infer_signature
 from mlflow.types.schema import AnyType, ColSpec, Schema
 
+from training.core import native_boosters
 from training.settings import Settings
 from training.tracking import configure_mlflow
 
@@ -59,16 +61,19 @@ def log_and_register(
         # integer columns are noise here.
         warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
         signature, input_types = _signature(python_model, input_example)
-        info = mlflow.pyfunc.log_model(
-            name=MODEL_ARTIFACT_NAME,
-            python_model=python_model,
-            artifacts=artifacts or None,
-            code_paths=[str(_TRAINING_DIR), *code_paths],
-            signature=signature,
-            input_example=input_example,
-            pip_requirements=_pinned_requirements(),
-            metadata={"crmlab_family": family, "crmlab_input_types": input_types},
-        )
+        with tempfile.TemporaryDirectory() as tmp:
+            boosters = native_boosters.write_boosters(python_model, Path(tmp))  # see that module
+            info = mlflow.pyfunc.log_model(
+                name=MODEL_ARTIFACT_NAME,
+                python_model=python_model,
+                artifacts={**(artifacts or {}), **boosters} or None,
+                code_paths=[str(_TRAINING_DIR), *code_paths],
+                signature=signature,
+                input_example=input_example,
+                pip_requirements=_pinned_requirements(),
+                metadata={"crmlab_family": family, "crmlab_input_types": input_types,
+                          native_boosters.METADATA_KEY: native_boosters.model_paths(boosters)},
+            )
     client = mlflow.MlflowClient()
     version = mlflow.register_model(info.model_uri, model_name, tags={"crmlab.family": family})
     all_tags = {

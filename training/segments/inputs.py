@@ -169,7 +169,7 @@ def numeric_matrix(frame: pd.DataFrame, spec: FeatureSpec) -> np.ndarray:
     out = np.empty((len(frame), len(spec.columns)), dtype=np.float64)
     for j, col in enumerate(spec.columns):
         if col in spec.ordinal:
-            out[:, j] = frame[col].astype("string").map(spec.ordinal[col]).astype("float64").to_numpy()
+            out[:, j] = _ordinal(frame[col], col, spec.ordinal[col])
         elif col in ANNUALISED:
             total = _numbers(frame, ANNUALISED[col], logged=True)
             tenure = np.maximum(_numbers(frame, "tenure_days", logged=False), ANNUALISE_MIN_DAYS)
@@ -179,11 +179,26 @@ def numeric_matrix(frame: pd.DataFrame, spec: FeatureSpec) -> np.ndarray:
     return out
 
 
+def _ordinal(values: pd.Series, col: str, mapping: dict[str, float]) -> np.ndarray:
+    """Profile text -> its rank (unknown or null -> NaN); a value that is not text names the column."""
+    try:
+        if values.dtype == object:
+            return values.map(mapping).to_numpy(dtype="float64", na_value=np.nan)
+        return values.astype("string").map(mapping).astype("float64").to_numpy()
+    except (TypeError, ValueError):
+        raise SegmentationInputError(f"column {col!r} holds values that are not text categories; fix the "
+                                     "features input.") from None
+
+
 def _numbers(frame: pd.DataFrame, col: str, *, logged: bool) -> np.ndarray:
     try:
-        values = pd.to_numeric(frame[col], errors="raise").astype("float64").to_numpy()
-    except (ValueError, TypeError) as exc:
-        raise SegmentationInputError(f"column {col!r} is not numeric ({exc}); fix the features input.") from exc
+        values = frame[col]
+        if pd.api.types.is_float_dtype(values):
+            values = values.to_numpy(dtype="float64")
+        else:
+            values = pd.to_numeric(values, errors="raise").astype("float64").to_numpy()
+    except (ValueError, TypeError, OverflowError):  # the library's text would quote the value
+        raise SegmentationInputError(f"column {col!r} is not numeric; fix the features input.") from None
     if logged:
         negative = np.flatnonzero(values < 0)
         if negative.size:
