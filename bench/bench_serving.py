@@ -1,67 +1,64 @@
-"""Serving benchmark: the model server over HTTP vs in-process predict, batch scoring vs raw LightGBM.
+"""Serving benchmark: crmlab's served models against a stock ``mlflow.lightgbm`` model, in one run.
 
-Measures, for one registered model (default ``customer_profile@champion``):
+The peer: an ``LGBMClassifier`` with the churn champion's number of trees and features (categorical
+columns as integer codes, so JSON input works; see STACK-NOTES "Serving against a stock flavor"),
+logged with ``mlflow.lightgbm`` and served by the same ``mlflow models serve``, same worker count.
+Each server runs alone (one after the other) and is measured the same way:
 
-- HTTP ``POST /invocations`` with 1-row and 1,000-row payloads at 1, 8 and 32 concurrent clients
-  (threads, a bounded number of requests each, loopback only): p50/p99 latency, requests/s, rows/s;
-- ``pyfunc.predict`` in this process on the same payloads (no HTTP, no JSON);
-- batch scoring of N customers (``serving.batch.score_batch`` to Parquet) of the churn champion and of
-  the profile, with and without ``top_reasons`` (tree SHAP), vs raw ``Booster.predict`` of the churn
-  LightGBM on the same feature matrix (the floor: no validation, calibration, explanations, output).
+- single-row ``POST /invocations``, one client, sequential: p50 / p99 latency;
+- single-row requests from 32 concurrent clients (threads, loopback): requests/s;
+- in this process: ``customer_profile`` single-row ``predict`` with reasons (wall and CPU time);
+- batch: ``score_batch`` of N customers with and without ``top_reasons`` vs raw ``Booster.predict`` of
+  the churn booster on the same rows (the floor: no validation, calibration, explanations or output).
+
+Targets (issue 15): churn p50 <= 1.5x stock, customer_profile p50 <= 2.5x stock, churn requests/s at
+32 clients >= 0.8x stock, in-process profile row < 10 ms, batch with reasons <= 5x raw predict.
 
 Usage (from the activated venv):
 
-    python bench/bench_serving.py --features data/features --n 20000          # a running store
-    python bench/bench_serving.py --url http://127.0.0.1:5001 --features ...   # an already running server
-    python bench/bench_serving.py --demo --n 1000000                           # self-contained
+    python bench/bench_serving.py --demo --n 1000000      # self-contained, writes bench/README.md
 
-``--demo`` trains a small churn model on synthetic features (at most 20,000 rows, repeated to N for
-the batch part) in a temporary tracking store and builds a customer_profile from it. Without ``--url``
-the script starts its own server and stops it at the end.
-Results go to stdout and to ``--out`` as a Markdown table.
+``--demo`` trains a small churn model (2 trials) on synthetic features in a temporary tracking store
+and builds a customer_profile from it; the batch rows are N fresh synthetic customers (no repeats).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import platform
 import tempfile
 import threading
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlparse
 
 import numpy as np
 import pandas as pd
 
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
-CLIENTS = (1, 8, 32)
-BIG = 1000
 DEMO_TRAIN_ROWS = 20_000
+STOCK_NAME = "stock_lightgbm"
+LABELS = ("churned", "future_spend", "cutoff")
+README = Path(__file__).resolve().parent / "README.md"
+START, END = "<!-- bench_serving:start -->", "<!-- bench_serving:end -->"
 
 
 @dataclass
-class Row:
-    scenario: str
-    clients: str
-    rows_per_call: int
-    calls: int
+class Served:
+    model: str
     p50_ms: float
     p99_ms: float
-    calls_per_s: float
-
-    @property
-    def rows_per_s(self) -> float:
-        return self.calls_per_s * self.rows_per_call
+    rps_32: float
+    p50_32_ms: float
 
 
 def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(values) * 1000.0, q))
 
 
-def http_level(url: str, body: str, rows: int, clients: int, calls: int) -> Row:
-    """``calls`` requests split over ``clients`` threads (each with its own session); latency per call."""
+def http_level(url: str, body: str, clients: int, calls: int) -> tuple[list[float], float]:
+    """``calls`` requests split over ``clients`` threads (each its own kept-alive session): latencies, wall."""
     import requests
 
     per_client = max(1, calls // clients)
@@ -75,7 +72,7 @@ def http_level(url: str, body: str, rows: int, clients: int, calls: int) -> Row:
         for _ in range(per_client):
             start = time.perf_counter()
             response = session.post(f"{url}/invocations", data=body,
-                                     headers={"Content-Type": "application/json"}, timeout=120)
+                                    headers={"Content-Type": "application/json"}, timeout=120)
             mine.append(time.perf_counter() - start)
             if response.status_code != 200:
                 errors.append(f"HTTP {response.status_code}: {response.text[:200]}")
@@ -91,19 +88,18 @@ def http_level(url: str, body: str, rows: int, clients: int, calls: int) -> Row:
     wall = time.perf_counter() - wall
     if errors:
         raise RuntimeError(f"{len(errors)} request(s) failed, first: {errors[0]}")
-    return Row("HTTP /invocations", str(clients), rows, len(latencies), percentile(latencies, 50),
-               percentile(latencies, 99), len(latencies) / wall)
+    return latencies, wall
 
 
-def in_process(model, frame: pd.DataFrame, calls: int) -> Row:
-    model.predict(frame)  # warm-up
-    latencies = []
-    for _ in range(calls):
-        start = time.perf_counter()
-        model.predict(frame)
-        latencies.append(time.perf_counter() - start)
-    return Row("in-process pyfunc.predict", "-", len(frame), calls, percentile(latencies, 50),
-               percentile(latencies, 99), calls / sum(latencies))
+def serve_and_measure(name: str, uri: str, body: str, args: argparse.Namespace, settings, log: Path) -> Served:
+    from serving.server import start_server
+
+    with start_server(uri, settings=settings, workers=args.workers, log_path=log) as server:
+        http_level(server.url, body, args.workers * 2, args.workers * 4)  # warm every worker
+        single, _ = http_level(server.url, body, 1, args.single_calls)
+        crowd, wall = http_level(server.url, body, 32, args.crowd_calls)
+    return Served(name, percentile(single, 50), percentile(single, 99), len(crowd) / wall,
+                  percentile(crowd, 50))
 
 
 def payload(frame: pd.DataFrame) -> str:
@@ -111,46 +107,50 @@ def payload(frame: pd.DataFrame) -> str:
 
 
 def churn_booster(model):
-    """(booster, features, categorical) of the churn LightGBM inside ``model`` (a profile or churn)."""
-    python_model = model.unwrap_python_model()
-    churn = getattr(python_model, "_models", {}).get("churn")
-    scorer = (churn.unwrap_python_model() if churn is not None else python_model).scorer
+    """(booster, features, categorical) of the churn LightGBM inside ``model`` (a churn pyfunc)."""
+    scorer = model.unwrap_python_model().scorer
     if getattr(scorer, "kind", "") != "lightgbm":
-        return None
-    return scorer.booster, scorer.features, scorer.categorical
+        raise SystemExit("the churn champion is the logistic baseline: this benchmark compares LightGBM models")
+    return scorer.booster, list(scorer.features), list(scorer.categorical)
 
 
-def raw_lightgbm(model, frame: pd.DataFrame, repeats: int = 3) -> tuple[float, str]:
-    """Seconds for raw ``Booster.predict`` on ``frame``; a reference booster when churn chose logistic."""
-    from training.core.lgbm import as_lgbm_frame, fit_lgbm
-
-    found = churn_booster(model)
-    note = "the churn champion's booster"
-    if found is None:
-        features = [c for c in ("recency_days", "frequency", "monetary_total", "sessions_90d", "tenure_days",
-                                "region", "acquisition_channel", "age_band", "plan") if c in frame.columns]
-        categorical = [c for c in features if not pd.api.types.is_numeric_dtype(frame[c])]
-        label = frame["churned"].fillna(False).astype(int) if "churned" in frame else (
-            pd.Series(np.random.default_rng(0).integers(0, 2, len(frame))))
-        half = len(frame) // 2
-        booster = fit_lgbm({"num_leaves": 31, "learning_rate": 0.05}, (frame[features][:half], label[:half]),
-                           (frame[features][half:], label[half:]), task="binary", categorical=categorical,
-                           max_rounds=300)
-        found = (booster, features, categorical)
-        note = "a reference LightGBM (the champion is the logistic baseline)"
-    booster, features, categorical = found
-    matrix = as_lgbm_frame(frame[features], categorical)
-    best = min(_timed(lambda: booster.predict(matrix)) for _ in range(repeats))
-    return best, note
+def as_codes(frame: pd.DataFrame, features: list[str], categorical: list[str]) -> pd.DataFrame:
+    """The features with categorical columns as integer codes (numeric input for the stock model)."""
+    out = frame[features].copy()
+    for col in categorical:
+        out[col] = pd.Categorical(out[col]).codes.astype("int64")
+    return out.astype("float64")
 
 
-def _timed(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
+def register_stock(frame: pd.DataFrame, booster, features: list[str], categorical: list[str], settings) -> str:
+    """The peer: an LGBMClassifier of the churn booster's size, logged with the stock flavor."""
+    import lightgbm
+    import mlflow
+
+    x = as_codes(frame, features, categorical)
+    y = frame["churned"].fillna(False).astype(int)
+    stock = lightgbm.LGBMClassifier(n_estimators=booster.num_trees(), num_leaves=31, verbose=-1,
+                                    min_child_samples=5).fit(x, y)
+    with mlflow.start_run(run_name="bench-stock-lightgbm"):
+        mlflow.lightgbm.log_model(stock, name="model", input_example=x.head(3),
+                                  registered_model_name=STOCK_NAME)
+    assert stock.booster_.num_trees() == booster.num_trees() and stock.n_features_in_ == booster.num_feature()
+    return f"models:/{STOCK_NAME}/1"
 
 
-def demo_store(root: Path, n: int) -> pd.DataFrame:
+def in_process_profile(model, row: pd.DataFrame, calls: int) -> tuple[float, float]:
+    """(wall p50 ms, CPU p50 ms) of one-row ``predict`` with reasons."""
+    model.predict(row)
+    wall, cpu = [], []
+    for _ in range(calls):
+        w, c = time.perf_counter(), time.process_time()
+        model.predict(row)
+        cpu.append(time.process_time() - c)
+        wall.append(time.perf_counter() - w)
+    return percentile(wall, 50), percentile(cpu, 50)
+
+
+def demo_store(root: Path) -> pd.DataFrame:
     """Train churn (2 trials) on synthetic features and build a customer_profile, in ``root``."""
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{root / 'mlflow.db'}"
     os.environ.setdefault("CRMLAB_DEMO", "1")
@@ -159,63 +159,53 @@ def demo_store(root: Path, n: int) -> pd.DataFrame:
     from serving.profile_model import build_customer_profile
     from training.churn.inputs import synthetic_features, write_features_dir
     from training.churn.train import train_churn
+    from training.core.promotion import promote
     from training.settings import get_settings
 
     settings = get_settings()
     mlflow.set_tracking_uri(settings.tracking_uri)
     mlflow.create_experiment(settings.experiment, artifact_location=str(root / "artifacts"))
-    frame = synthetic_features(min(max(n, 2000), DEMO_TRAIN_ROWS), seed=0)
-    train_churn(write_features_dir(frame, root / "features"), trials=2, promote=True, settings=settings)
+    frame = synthetic_features(DEMO_TRAIN_ROWS, seed=0)
+    train_churn(write_features_dir(frame, root / "features"), trials=2, promote=False, settings=settings)
+    promote("churn", force=True, settings=settings)  # a benchmark measures speed, not the gate
     build_customer_profile(settings, sample=frame)
     return frame
 
 
-def load_features(path: str, n: int) -> pd.DataFrame:
-    from serving.batch import FeatureSource
+def batch_rows(n: int) -> pd.DataFrame:
+    from training.churn.inputs import synthetic_features
 
-    source = FeatureSource.open(path)
-    parts, rows = [], 0
-    for _, chunk in source.batches(min(n, 100_000)):
-        parts.append(chunk)
-        rows += len(chunk)
-        if rows >= n:
-            break
-    return pd.concat(parts, ignore_index=True).head(n)
+    rows = synthetic_features(n, seed=1).drop(columns=[c for c in LABELS if c != "churned"])
+    rows["customer_id"] = [f"B{i:08d}" for i in range(len(rows))]
+    return rows
 
 
-def markdown(rows: list[Row], batch: list[tuple[str, int, float, str]]) -> str:
-    lines = ["| scenario | clients | rows/call | calls | p50 ms | p99 ms | calls/s | rows/s |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]
-    for r in rows:
-        lines.append(f"| {r.scenario} | {r.clients} | {r.rows_per_call:,} | {r.calls} | {r.p50_ms:.1f} | "
-                     f"{r.p99_ms:.1f} | {r.calls_per_s:.1f} | {r.rows_per_s:,.0f} |")
-    lines += ["", "| batch | rows | seconds | rows/s | note |", "|---|---:|---:|---:|---|"]
-    for name, n, seconds, note in batch:
-        lines.append(f"| {name} | {n:,} | {seconds:.3f} | {n / seconds:,.0f} | {note} |")
-    return "\n".join(lines)
+def machine() -> str:
+    mem = ""
+    try:
+        kib = int(next(line for line in Path("/proc/meminfo").read_text().splitlines()
+                       if line.startswith("MemTotal")).split()[1])
+        mem = f", {kib / 2**20:.0f} GiB"
+    except (OSError, StopIteration, ValueError):
+        pass
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return (f"{os.cpu_count()} CPU(s){mem}, Python {platform.python_version()}, load average {load:.1f} "
+            "at start")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", default="customer_profile", help="registered name (with --alias) or URI")
-    parser.add_argument("--alias", default="champion")
-    parser.add_argument("--churn-model", default="churn", help="registered churn model for the batch rows")
-    parser.add_argument("--features", help="features dir or file (customer_id + the model's features)")
     parser.add_argument("--demo", action="store_true", help="train a small model in a temporary store")
-    parser.add_argument("--url", help="an already running server on loopback (default: start one)")
-    parser.add_argument("--n", type=int, default=10_000, help="customers for the batch comparison")
-    parser.add_argument("--single-calls", type=int, default=64, help="1-row requests per concurrency level")
-    parser.add_argument("--big-calls", type=int, default=32, help="1,000-row requests per concurrency level")
-    parser.add_argument("--workers", type=int, default=2, help="server workers when the script starts one")
-    parser.add_argument("--out", default="bench/results/serving.md")
+    parser.add_argument("--n", type=int, default=100_000, help="customers for the batch comparison")
+    parser.add_argument("--single-calls", type=int, default=200, help="sequential 1-row requests per server")
+    parser.add_argument("--crowd-calls", type=int, default=640, help="1-row requests from 32 clients")
+    parser.add_argument("--workers", type=int, default=2, help="server workers (every server alike)")
+    parser.add_argument("--readme", action="store_true", help="write the table into bench/README.md")
     args = parser.parse_args()
-    if not args.demo and not args.features:
-        parser.error("give --features PATH (or --demo)")
-    if args.url and urlparse(args.url).hostname not in LOOPBACK:
-        parser.error("--url must be a loopback address: this benchmark loads the server it measures")
-
+    if not args.demo:
+        parser.error("only --demo is supported: the stock peer is trained beside a demo churn model")
     with tempfile.TemporaryDirectory() as tmp:
-        frame = demo_store(Path(tmp), args.n) if args.demo else load_features(args.features, args.n)
+        frame = demo_store(Path(tmp))
         run(args, frame, Path(tmp))
 
 
@@ -223,51 +213,87 @@ def run(args: argparse.Namespace, frame: pd.DataFrame, tmp: Path) -> None:
     import mlflow
 
     from serving.batch import score_batch
-    from serving.model_ref import model_uri, resolve_version
-    from serving.server import start_server
+    from training.core.lgbm import as_lgbm_frame
     from training.settings import get_settings
 
     settings = get_settings()
     mlflow.set_tracking_uri(settings.tracking_uri)
-    name, version = resolve_version(model_uri(args.model, args.alias))
-    uri = f"models:/{name}/{version}" if version else name
-    model = mlflow.pyfunc.load_model(uri)
-    inputs = frame.drop(columns=[c for c in ("churned", "future_spend", "cutoff") if c in frame.columns])
-    one, big = inputs.head(1), pd.concat([inputs] * (BIG // len(inputs) + 1), ignore_index=True).head(BIG)
-    server = None if args.url else start_server(uri, settings=settings, workers=args.workers,
-                                                log_path=tmp / "server.log")
-    url = args.url or server.url
-    rows: list[Row] = []
-    try:
-        for sample, calls in ((one, args.single_calls), (big, args.big_calls)):
-            body = payload(sample)
-            http_level(url, body, len(sample), 1, 2)  # warm-up (each worker loads lazily)
-            rows.append(in_process(model, sample, max(5, calls // 4)))
-            rows += [http_level(url, body, len(sample), c, max(calls, c)) for c in CLIENTS]
-    finally:
-        if server is not None:
-            server.stop()
-    batch_frame = pd.concat([inputs] * (args.n // len(inputs) + 1), ignore_index=True).head(args.n)
-    batch_frame["customer_id"] = [f"B{i:08d}" for i in range(len(batch_frame))]
-    batch = []
-    churn_uri = f"models:/{args.churn_model}@{args.alias}"
-    for target in dict.fromkeys([churn_uri, uri]):
-        for reasons in (False, True):
-            scored = score_batch(target, batch_frame, tmp / "scores.parquet", settings=settings, progress=False,
-                                 params={"reasons": reasons})
-            what = "validation, calibration, " + ("top_reasons (tree SHAP), " if reasons else "no reasons, ")
-            batch.append((f"score_batch {scored.model_name} v{scored.model_version} reasons={str(reasons).lower()}"
-                          " -> Parquet", scored.rows_scored, scored.seconds, what + "every component, write"))
-    raw_s, note = raw_lightgbm(model, batch_frame)
-    batch.append(("raw LightGBM Booster.predict", len(batch_frame), raw_s, note))
-    table = markdown(rows, batch)
-    header = (f"Serving benchmark, {name} v{version}, {os.cpu_count()} CPU(s), server workers "
-              f"{args.workers if server else 'external'}; p50/p99 over the calls listed.\n\n")
-    print(header + table)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(header + table + "\n")
-    print(f"\nwritten to {out}")
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    where = machine()
+    churn = mlflow.pyfunc.load_model("models:/churn@champion")
+    profile = mlflow.pyfunc.load_model("models:/customer_profile@champion")
+    booster, features, categorical = churn_booster(churn)
+    stock_uri = register_stock(frame, booster, features, categorical, settings)
+    inputs = frame.drop(columns=[c for c in LABELS if c in frame.columns])
+    one = inputs.head(1)
+    bodies = {"churn": payload(one[features]), "customer_profile": payload(one),
+              "stock mlflow.lightgbm": payload(as_codes(one, features, categorical))}
+    uris = {"churn": "models:/churn@champion", "customer_profile": "models:/customer_profile@champion",
+            "stock mlflow.lightgbm": stock_uri}
+    served = {name: serve_and_measure(name, uris[name], bodies[name], args, settings, tmp / f"{i}.log")
+              for i, name in enumerate(["stock mlflow.lightgbm", "churn", "customer_profile"])}
+    wall_ms, cpu_ms = in_process_profile(profile, one, 200)
+
+    rows = batch_rows(args.n)
+    matrix = as_lgbm_frame(rows[features], categorical)
+    raw = min(_timed(lambda: booster.predict(matrix)) for _ in range(2))
+    batch = {}
+    for reasons in (False, True):
+        result = score_batch("models:/churn@champion", rows, tmp / "scores.parquet", settings=settings,
+                             progress=False, params={"reasons": reasons})
+        batch[reasons] = result.seconds
+    table = render(served, wall_ms, cpu_ms, raw, batch, args, when, where, booster)
+    print(table)
+    if args.readme:
+        text = README.read_text()
+        if START in text and END in text:
+            text = text[:text.index(START)] + START + "\n" + table + "\n" + text[text.index(END):]
+        else:
+            text += f"\n{START}\n{table}\n{END}\n"
+        README.write_text(text)
+        print(f"\nwritten to {README}")
+
+
+def _timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def render(served: dict[str, Served], wall_ms: float, cpu_ms: float, raw: float, batch: dict[bool, float],
+           args: argparse.Namespace, when: str, where: str, booster) -> str:
+    stock = served["stock mlflow.lightgbm"]
+    lines = [f"## Serving: crmlab vs a stock `mlflow.lightgbm` model ({when}; {where})", "",
+             f"`python bench/bench_serving.py --demo --n {args.n} --readme`: churn trained on "
+             f"{DEMO_TRAIN_ROWS:,} synthetic rows; the peer has the same {booster.num_trees()} trees and "
+             f"{booster.num_feature()} features; every server `mlflow models serve --workers {args.workers}`, "
+             f"run alone; {args.single_calls} sequential and {args.crowd_calls} concurrent (32 clients) "
+             "single-row requests each.", "",
+             "| model | p50 ms (1 client) | p99 ms | p50 vs stock | requests/s (32 clients) | vs stock | "
+             "p50 ms (32 clients) |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for s in served.values():
+        lines.append(f"| {s.model} | {s.p50_ms:.1f} | {s.p99_ms:.1f} | {s.p50_ms / stock.p50_ms:.2f}x | "
+                     f"{s.rps_32:.1f} | {s.rps_32 / stock.rps_32:.2f}x | {s.p50_32_ms:.1f} |")
+    churn, profile = served["churn"], served["customer_profile"]
+    checks = [
+        ("served churn p50 <= 1.5x stock", f"{churn.p50_ms / stock.p50_ms:.2f}x",
+         churn.p50_ms <= 1.5 * stock.p50_ms),
+        ("served customer_profile p50 <= 2.5x stock", f"{profile.p50_ms / stock.p50_ms:.2f}x",
+         profile.p50_ms <= 2.5 * stock.p50_ms),
+        ("churn requests/s at 32 clients >= 0.8x stock", f"{churn.rps_32 / stock.rps_32:.2f}x",
+         churn.rps_32 >= 0.8 * stock.rps_32),
+        ("in-process customer_profile row with reasons < 10 ms", f"{wall_ms:.1f} ms wall ({cpu_ms:.1f} ms CPU)",
+         wall_ms < 10),
+        (f"batch with reasons <= 5x raw predict ({args.n:,} rows)",
+         f"{batch[True]:.1f} s vs {raw:.1f} s = {batch[True] / raw:.1f}x", batch[True] <= 5 * raw),
+        (f"(batch without reasons, {args.n:,} rows)", f"{batch[False]:.1f} s = {batch[False] / raw:.1f}x raw",
+         None),
+    ]
+    lines += ["", "| target | measured | met? |", "|---|---|---|"]
+    lines += [f"| {name} | {value} | {'-' if ok is None else ('yes' if ok else '**no**')} |"
+              for name, value, ok in checks]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,17 @@ from training.settings import Settings
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 5001
 READY_TIMEOUT_S = 120.0
+MAX_DEFAULT_WORKERS = 8
 _POLL_S = 0.25
+
+
+def default_workers() -> int:
+    """One uvicorn worker per CPU core (at most 8; each worker holds its own copy of the model).
+
+    crmlab models predict small requests on one thread, so a request uses one core and one worker per
+    core keeps every core busy without the workers competing; more workers only add memory.
+    """
+    return max(1, min(os.cpu_count() or 1, MAX_DEFAULT_WORKERS))
 
 
 def bin_dir() -> Path:
@@ -30,9 +40,10 @@ def bin_dir() -> Path:
     return Path(sys.executable).parent
 
 
-def serve_command(model_uri: str, port: int = DEFAULT_PORT, workers: int = 2, timeout: int = 30,
+def serve_command(model_uri: str, port: int = DEFAULT_PORT, workers: int | None = None, timeout: int = 30,
                   host: str = DEFAULT_HOST) -> list[str]:
     """The ``mlflow models serve`` command line (local env manager, loopback by default)."""
+    workers = default_workers() if workers is None else workers
     if workers < 1 or timeout < 1:
         raise ValueError(f"workers and timeout must be at least 1 (got workers={workers}, timeout={timeout})")
     exe = bin_dir() / "mlflow"
@@ -93,7 +104,7 @@ class ServerProcess:
         self.stop()
 
 
-def start_server(model_uri: str, *, settings: Settings, port: int | None = None, workers: int = 2,
+def start_server(model_uri: str, *, settings: Settings, port: int | None = None, workers: int | None = None,
                  timeout: int = 30, host: str = DEFAULT_HOST, log_path: str | Path | None = None,
                  ready_timeout: float = READY_TIMEOUT_S) -> ServerProcess:
     """Start ``mlflow models serve`` in a new process group and return once ``/ping`` answers 200."""

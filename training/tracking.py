@@ -31,7 +31,11 @@ def tracked_run(settings: Settings, run_name: str, experiment: str | None = None
     """Start (or, under ``mlflow run``, reuse) an MLflow run.
 
     ``mlflow run`` sets MLFLOW_RUN_ID; the first run opened in that process reuses it so the project
-    run holds the artifacts. Later runs in the same process (``main`` chains steps) become children.
+    run holds the artifacts, and takes ``run_name``. Later runs in the same process (``main`` chains
+    steps, tuning opens one run per trial) become children. The variable is consumed on reuse: MLflow's
+    ``start_run`` resumes MLFLOW_RUN_ID whenever it is set, even for a nested run, which once renamed
+    the project run of ``mlflow run . -e main`` to its first step, ``generate`` (and a retrain's to
+    ``trial-0``, with that trial's parameters).
     """
     import mlflow
 
@@ -40,7 +44,7 @@ def tracked_run(settings: Settings, run_name: str, experiment: str | None = None
     if active is not None and not nested:
         nested = True
     if not nested and os.environ.get("MLFLOW_RUN_ID"):
-        with mlflow.start_run(run_id=os.environ["MLFLOW_RUN_ID"]) as run:
+        with mlflow.start_run(run_id=os.environ.pop("MLFLOW_RUN_ID"), run_name=run_name) as run:
             mark_training_experiment(run.info.experiment_id)
             if tags:
                 mlflow.set_tags(tags)

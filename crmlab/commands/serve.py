@@ -17,7 +17,8 @@ import click
 @click.option("--port", type=click.IntRange(1, 65535), default=5001, show_default=True)
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Interface to bind. Keep loopback unless a proxy with TLS and authentication fronts it.")
-@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True, help="uvicorn workers.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="uvicorn workers (default: one per CPU core, at most 8; each holds a copy of the model).")
 @click.option("--timeout", type=click.IntRange(min=1), default=30, show_default=True,
               help="Seconds a request may take.")
 @click.option("--dry-run", is_flag=True, help="Print the server command instead of running it.")
