@@ -108,9 +108,10 @@ class CustomerProfileModel(mlflow.pyfunc.PythonModel):
         return list(dict.fromkeys([ID, *(c for cols in self.inputs.values() for c in cols)]))
 
     def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
-        frame = _as_frame(model_input)
-        columns: dict[str, Any] = {ID: _customer_ids(frame).to_numpy()}
+        frame = _ids_as_text(_as_frame(model_input))
         validated = self._validate_once(frame)
+        ids = validated[ID] if validated is not None else validate_frame(frame, _ID_SPEC)[ID]
+        columns: dict[str, Any] = {ID: ids.to_numpy()}
         for component in COMPONENTS:
             scored = self._score(component.family, frame, validated, {**component.params, **(params or {})})
             for column in component.outputs:
@@ -133,9 +134,9 @@ class CustomerProfileModel(mlflow.pyfunc.PythonModel):
             return None
 
     def _shared_spec(self) -> InputSpec | None:
-        """The union of the components' input contracts, when each is a plain ``ValidatedPyfunc``."""
+        """The ids' and the components' input contracts in one, when each is a plain ``ValidatedPyfunc``."""
         if getattr(self, "_shared", None) is None:
-            specs = [_plain_spec(model) for model in self._models.values()]
+            specs = [_ID_SPEC, *(_plain_spec(model) for model in self._models.values())]
             self._shared = (_union(specs) if specs and all(s is not None for s in specs) else None) or False
         return self._shared or None
 
@@ -176,8 +177,8 @@ def _union(specs: list[InputSpec]) -> InputSpec | None:
     return InputSpec(tuple(columns), categorical, frozenset().union(*(spec.required for spec in specs)))
 
 
-def _customer_ids(frame: pd.DataFrame) -> pd.Series:
-    """The validated ids: present, non-null, text or whole numbers (never a nested object)."""
+def _ids_as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with whole-number ids as text; any other non-text id (a list, an object) is refused."""
     kind = pd.api.types.infer_dtype(frame[ID], skipna=True) if ID in frame.columns else "string"
     if kind not in ("string", "empty"):  # the common case needs no Python call per row
         ids = frame[ID]
@@ -186,8 +187,8 @@ def _customer_ids(frame: pd.DataFrame) -> pd.Series:
         if bad.any():
             raise invalid_input(f"column {ID!r} must hold text (or integer) ids but {int(bad.sum())} row(s) "
                                 f"hold another type (first at row position {int(np.flatnonzero(bad)[0])})")
-        frame = pd.DataFrame({ID: ids.where(~whole, ids.map(str, na_action="ignore"))}, index=frame.index)
-    return validate_frame(frame, _ID_SPEC)[ID]
+        frame = frame.assign(**{ID: ids.where(~whole, ids.map(str, na_action="ignore"))})
+    return frame
 
 
 def _as_frame(model_input: Any) -> pd.DataFrame:
