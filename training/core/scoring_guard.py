@@ -12,10 +12,18 @@ MLflow's stock scoring server (``mlflow models serve``, read in mlflow 3.17
 ``install_scoring_guard`` wraps the server's request handler (``scoring_server.invocations``) once per
 worker process. crmlab's served models call it from ``load_context``, which runs inside the server while
 the model loads, so the stock command line stays as it is. The wrapper answers an oversized body with
-413, a missing content type with 415, and every other failure with a 400 whose message is either
-written by crmlab code (which never quotes payload values, see ``training.core.pyfunc_base``) or a fixed
-text naming the problem, raised as the core's ``InvalidModelInput`` (its message cannot be rewritten
-by the server). Nothing from the payload, and no traceback, is returned or logged.
+413, a missing or unsupported content type (or parameter) with 415 and a fixed text, and every other
+failure with a 400 whose message is either written by crmlab code (which never quotes payload values,
+see ``training.core.pyfunc_base``) or a fixed text naming the problem, raised as the core's
+``InvalidModelInput`` (its message cannot be rewritten by the server). Nothing from the payload, and no
+traceback, is returned or logged. Describing a body that failed (e.g. JSON nested beyond Python's
+recursion limit) can never itself fail: the answer stays a 400 and the kept-alive connection stays up.
+
+Media types are matched case-insensitively (``APPLICATION/JSON``), as HTTP defines them. A JSON
+request to a crmlab model (``validates_inputs``) takes a shorter path than the stock handler: the body
+is decoded once (the stock handler decodes it twice), the rows are built by MLflow's own parser without
+the per-cell casting against the ``Any`` schema, and the model is called directly, since its own
+validation checks the same things once, vectorised.
 """
 
 from __future__ import annotations
