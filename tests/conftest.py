@@ -55,3 +55,15 @@ def isolated_tracking(tmp_path, monkeypatch, session_tracking) -> str:
     _reset_mlflow(uri)
     yield uri
     _reset_mlflow(session_tracking)
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One Spark session (local[2]) for every Spark test of this process: starting one takes 10-25 s."""
+    pytest.importorskip("pyspark")
+    from training.settings import Settings
+    from training.spark.session import spark_session
+
+    session = spark_session(Settings(spark_master="local[2]"))
+    yield session
+    session.stop()

@@ -22,6 +22,7 @@ BASE_CONF: dict[str, str] = {
     "spark.app.name": "crmlab",
     "spark.sql.session.timeZone": "UTC",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
+    "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",  # not INT96: readable by pandas and DuckDB
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
 }
