@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from training.settings import Settings
@@ -53,15 +54,22 @@ def spark_session(settings: Settings) -> SparkSession:
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     builder = SparkSession.builder
     builder = builder.remote(settings.spark_remote) if settings.spark_remote else builder.master(settings.spark_master)
-    for key, value in {**BASE_CONF, **_local_conf(settings), **settings.spark_conf}.items():
+    for key, value in {**BASE_CONF, **_driver_log_conf(), **_local_conf(settings), **settings.spark_conf}.items():
         builder = builder.config(key, value)
     try:
         session = builder.getOrCreate()
     except Exception as err:  # a JVM or Connect failure: one line, not the Java stack trace
-        raise SparkUnavailable(f"Spark did not start with {spark_target(settings)}: {_first_line(err)}") from None
+        raise SparkUnavailable(f"Spark did not start with {spark_target(settings)}: {_first_line(err)} (check "
+                               "the setting, that Java 17 is installed and that the cluster is reachable)") from None
     if not settings.spark_remote:
         session.sparkContext.setLogLevel("ERROR")
     return session
+
+
+def _driver_log_conf() -> dict[str, str]:
+    """The driver JVM logs errors as single lines (``log4j2.properties`` beside this module)."""
+    config = Path(__file__).with_name("log4j2.properties")
+    return {"spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile={config.as_uri()}"}
 
 
 def _local_conf(settings: Settings) -> dict[str, str]:
@@ -72,5 +80,13 @@ def _local_conf(settings: Settings) -> dict[str, str]:
 
 
 def _first_line(err: BaseException) -> str:
-    text = str(err).strip() or type(err).__name__
+    """The cause in one line: the Java exception's message rather than py4j's "error calling ..." wrapper."""
+    java = getattr(err, "java_exception", None)
+    if java is not None:
+        cause = java
+        while cause.getCause() is not None:
+            cause = cause.getCause()
+        text = str(cause.toString())
+    else:
+        text = str(err).strip() or type(err).__name__
     return text.splitlines()[0][:300]
