@@ -64,6 +64,10 @@ def spark():
     from training.settings import Settings
     from training.spark.session import spark_session
 
-    session = spark_session(Settings(spark_master="local[2]"))
+    # Test worlds are tiny: few shuffle partitions, no adaptive re-planning and no whole-stage code
+    # generation cut a two-cutoff feature build from ~70 s to ~27 s here (compiling costs more than running).
+    tiny = {"spark.sql.shuffle.partitions": "2", "spark.sql.adaptive.enabled": "false",
+            "spark.sql.codegen.wholeStage": "false"}
+    session = spark_session(Settings(spark_master="local[2]", spark_conf=tiny))
     yield session
     session.stop()
