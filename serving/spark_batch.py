@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from serving.batch import CUTOFF, ID, ScoreResult, _cutoff_label, derived_inputs, features_meta
+from serving.batch import CUTOFF, ID, ScoreResult, _cutoff_label, _model_inputs, derived_inputs, features_meta
 from serving.consent import ListSource, load_consent_filter
 from serving.model_ref import resolve_version
 from training.features.output import FEATURES_FILE
@@ -76,7 +76,9 @@ def score_spark(model_uri: str, features: str | Path, out: str | Path, settings:
     result_type = _result_type(model, keep, call_params)
     udf = mlflow.pyfunc.spark_udf(spark, concrete, result_type=result_type, env_manager="local",
                                   params=call_params)
-    scores = _output(keep, udf, result_type, name, version, scored_at)
+    reads = _model_inputs(model)  # only what the model reads travels to the Python workers
+    scores = _output(keep, [c for c in keep.columns if c == ID or c in reads], udf, result_type, name, version,
+                     scored_at)
     target = _write(scores, out)
     result = ScoreResult(model_uri, name, version, scored_at, rows_in, counts["keep"], counts["no_consent"],
                          counts["excluded"], rows_in - counts["rows"], time.perf_counter() - started,
@@ -196,12 +198,12 @@ def _spark_type(column: pd.Series) -> DataType:
     return StringType()  # text, and columns all null in the sample (stored as text in process too)
 
 
-def _output(rows: DataFrame, udf: Any, result_type: StructType, name: str, version: str | None,
+def _output(rows: DataFrame, inputs: list[str], udf: Any, result_type: StructType, name: str, version: str | None,
             scored_at: datetime) -> DataFrame:
     """customer_id, model_name, model_version, scored_at, then the model's columns (the in-process order)."""
     from pyspark.sql import functions as F
 
-    scored = rows.select(F.col(ID).cast("string").alias(ID), udf(F.struct(*[F.col(c) for c in rows.columns]))
+    scored = rows.select(F.col(ID).cast("string").alias(ID), udf(F.struct(*[F.col(c) for c in inputs]))
                          .alias("_out"))
     return scored.select(ID, F.lit(name).alias("model_name"), F.lit(version).cast("string").alias("model_version"),
                          F.lit(scored_at).alias("scored_at"), *[F.col(f"_out.{f.name}").alias(f.name)
