@@ -155,7 +155,9 @@ def _consenting(spark: SparkSession, frame: DataFrame, gate) -> tuple[DataFrame,
         ids = ids.join(F.broadcast(ok), "_id", "left")
         no_consent = ~F.coalesce(F.col("_ok"), F.lit(False)) & ~excluded
     flagged = ids.withColumn("_keep", ~(excluded | no_consent)).withColumn("_ex_flag", excluded)
-    flagged = flagged.withColumn("_nc_flag", no_consent).cache()
+    # not cached: counting and scoring each scan the Parquet again, which is cheaper than holding a
+    # whole features table in executor memory at scale
+    flagged = flagged.withColumn("_nc_flag", no_consent)
     kept_ids = F.when(F.col("_keep"), F.col("_id"))
     row = flagged.agg(F.count(F.lit(1)).alias("rows"), F.sum(F.col("_keep").cast("long")).alias("keep"),
                       F.sum(F.col("_nc_flag").cast("long")).alias("no_consent"),
