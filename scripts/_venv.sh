@@ -10,5 +10,5 @@ fi
 source .venv/bin/activate
 echo ">> installing crmlab and its pinned dependencies into .venv (first time: a few minutes)"
 python -m pip install -q --disable-pip-version-check -U pip
-python -m pip install -q --disable-pip-version-check -e ".[dev]"
+python -m pip install -q --disable-pip-version-check -e ".[dev,spark]"
 export DO_NOT_TRACK=1

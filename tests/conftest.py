@@ -55,3 +55,19 @@ def isolated_tracking(tmp_path, monkeypatch, session_tracking) -> str:
     _reset_mlflow(uri)
     yield uri
     _reset_mlflow(session_tracking)
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One Spark session (local[2]) for every Spark test of this process: starting one takes 10-25 s."""
+    pytest.importorskip("pyspark")
+    from training.settings import Settings
+    from training.spark.session import spark_session
+
+    # Test worlds are tiny: few shuffle partitions, no adaptive re-planning and no whole-stage code
+    # generation cut a two-cutoff feature build from ~70 s to ~27 s here (compiling costs more than running).
+    tiny = {"spark.sql.shuffle.partitions": "2", "spark.sql.adaptive.enabled": "false",
+            "spark.sql.codegen.wholeStage": "false"}
+    session = spark_session(Settings(spark_master="local[2]", spark_conf=tiny))
+    yield session
+    session.stop()

@@ -8,6 +8,7 @@ Modules take a ``Settings`` argument instead of reading the environment themselv
 from __future__ import annotations
 
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -16,6 +17,9 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEMO_PII_KEY = "crmlab-demo-key-not-secret"
+# The master URL forms Spark accepts (checked here, so a typo fails before a JVM starts).
+_SPARK_MASTER = re.compile(r"local(\[(\*|\d+)(,\s*\d+)?\])?|local-cluster\[\d+,\s*\d+,\s*\d+\]"
+                           r"|spark://[^\s/]+(:\d+)?(,[^\s/]+(:\d+)?)*|yarn|k8s://\S+|mesos://\S+")
 
 
 class Settings(BaseSettings):
@@ -96,6 +100,35 @@ class Settings(BaseSettings):
     )
     recs_popularity_days: int = Field(default=365, gt=0, description="Window of the popularity ranking.")
     recs_blend_step: float = Field(default=0.1, gt=0, le=0.5, description="Grid step of the tuned blend weights.")
+
+    # --- Spark (``--engine spark``; see README "Scale out on Spark") --------------------------
+    spark_master: str = Field(
+        default="local[*]",
+        description="Spark master URL: local[*] (all cores here), local[N], spark://host:7077, yarn, k8s://...",
+    )
+    spark_remote: str | None = Field(
+        default=None, validation_alias=AliasChoices("SPARK_REMOTE", "CRMLAB_SPARK_REMOTE"),
+        description="Spark Connect URL (sc://host:15002); when set, used instead of the master URL.",
+    )
+    spark_conf: dict[str, str] = Field(
+        default_factory=dict,
+        description='Extra Spark settings as JSON, e.g. {"spark.executor.memory": "8g"}.',
+    )
+
+    @field_validator("spark_master")
+    @classmethod
+    def _spark_master(cls, value: str) -> str:
+        if not _SPARK_MASTER.fullmatch(value.strip()):
+            raise ValueError(f"CRMLAB_SPARK_MASTER={value!r} is not a Spark master URL: use local[*], local[N], "
+                             "spark://HOST:PORT, yarn or k8s://https://HOST:PORT")
+        return value.strip()
+
+    @field_validator("spark_remote")
+    @classmethod
+    def _spark_remote(cls, value: str | None) -> str | None:
+        if value is not None and value.strip() and not value.strip().startswith("sc://"):
+            raise ValueError(f"SPARK_REMOTE={value!r} is not a Spark Connect URL: use sc://HOST:PORT")
+        return value.strip() or None if value is not None else None
 
     @field_validator("tracking_uri")
     @classmethod

@@ -28,8 +28,10 @@ def _horizon(ctx: click.Context, param: click.Parameter, value: float | None) ->
 @click.option("--vocabulary-from", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Reuse the categories/channels learned by this (training) features directory, so a "
                    "scoring batch has the models' columns; later values count as missing.")
+@click.option("--engine", type=click.Choice(["duckdb", "spark"]), default="duckdb", show_default=True,
+              help="Runs the feature query: DuckDB in process, or Spark (CRMLAB_SPARK_MASTER or SPARK_REMOTE).")
 def command(data_dir: Path, cutoffs: str, horizon_days: int | None, out_dir: Path,
-            vocabulary_from: Path | None = None) -> None:
+            vocabulary_from: Path | None = None, engine: str = "duckdb") -> None:
     """Build features from data strictly before each cutoff and labels from [cutoff, cutoff + horizon).
 
     Cleaning statistics are fitted per cutoff on earlier rows only. One MLflow run ("features") records
@@ -57,6 +59,13 @@ def command(data_dir: Path, cutoffs: str, horizon_days: int | None, out_dir: Pat
         except ValueError as err:
             raise click.ClickException(f"--cutoff: {err}") from None
     settings = load_settings()
+    from training.features.engine import open_engine
+    from training.spark.session import SparkUnavailable
+
+    try:
+        sql_engine = open_engine(engine, settings)
+    except SparkUnavailable as err:
+        raise click.ClickException(str(err)) from None
     with console.status("building features") as status:
         def progress(message: str) -> None:
             status.update(message)
@@ -64,7 +73,7 @@ def command(data_dir: Path, cutoffs: str, horizon_days: int | None, out_dir: Pat
 
         try:
             result = run_features(data_dir, days, horizon_days, out_dir, settings, progress=progress,
-                                  vocabulary_from=vocabulary_from)
+                                  vocabulary_from=vocabulary_from, engine=sql_engine)
         except (CleanDataError, ValueError) as err:
             raise click.ClickException(str(err)) from None
     meta = result.feature_set.meta

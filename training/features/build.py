@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     import duckdb
     import pandas as pd
 
+    from training.features.engine import Engine
+
 TRANSACTION_NUMERIC = (NumericColumn("amount", winsorize=True), NumericColumn("quantity", integer=True))
 TRANSACTION_CATEGORICAL = ("category", "channel")
 
@@ -109,8 +111,11 @@ def learn_vocabulary(con: duckdb.DuckDBPyConnection, tables: CleanTables, cutoff
 
 
 def build_feature_set(clean_dir: Path, cutoffs: Sequence[date | str], horizon_days: int, settings: Settings,
-                      progress: Progress | None = None, vocabulary: Vocabulary | None = None) -> FeatureSet:
+                      progress: Progress | None = None, vocabulary: Vocabulary | None = None,
+                      engine: Engine | None = None) -> FeatureSet:
     """Features and labels for every cutoff, stacked, with the fitted cleaning parameters per cutoff.
+
+    ``engine`` runs the statements (``training.features.engine``; default: DuckDB in process).
 
     The vocabulary (categories, channels) is learned before the earliest cutoff unless given (e.g. the
     training features' vocabulary for a scoring batch, so the columns match the models').
@@ -123,26 +128,30 @@ def build_feature_set(clean_dir: Path, cutoffs: Sequence[date | str], horizon_da
     days = normalise_cutoffs(cutoffs)
     started = clock.perf_counter()
     con = duckdb.connect()
+    sql_con = None
     try:
         tables = open_clean_dir(Path(clean_dir), con)
-        vocabulary = vocabulary if vocabulary is not None else learn_vocabulary(con, tables, days[0])
+        sql_con = engine(tables) if engine is not None else con
+        vocabulary = vocabulary if vocabulary is not None else learn_vocabulary(sql_con, tables, days[0])
         vocabulary = Vocabulary(vocabulary.categories, vocabulary.channels, tables.attributes)
         available = tables.available(vocabulary)
-        observed = observed_until(con, tables)
+        observed = observed_until(sql_con, tables)
         frames, cleaning, labelled = [], {}, {}
         for cutoff in days:
             _say(progress, f"cutoff {cutoff}: fitting cleaning on rows before it")
-            params = fit_cutoff_cleaning(con, tables, cutoff, settings)
+            params = fit_cutoff_cleaning(sql_con, tables, cutoff, settings)
             cleaning[cutoff.isoformat()] = {name: p.to_dict() for name, p in params.items()}
             _say(progress, f"cutoff {cutoff}: aggregating features and labels")
             window = Window(cutoff, horizon_days, settings.active_window_days)
             sql = feature_sql(tables, window, params["transactions"], params.get("customers"), available)
-            frame_c = _one_row_per_customer(con.execute(sql).df(), tables, cutoff)
+            frame_c = _one_row_per_customer(sql_con.execute(sql).df(), tables, cutoff)
             labelled[cutoff.isoformat()] = observed is not None and window.end <= observed
             if not labelled[cutoff.isoformat()]:
                 frame_c[list(LABEL_NAMES)] = None  # the label window runs past the data: outcome unknown
             frames.append(frame_c)
     finally:
+        if engine is not None and sql_con is not None:
+            sql_con.close()
         con.close()
     frame = _typed(pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0], available)
     specs = feature_specs(available)
@@ -165,6 +174,7 @@ def build_feature_set(clean_dir: Path, cutoffs: Sequence[date | str], horizon_da
         "cleaning_settings": {k: getattr(settings, k) for k in
                               ("impute_numeric", "impute_categorical", "outliers", "iqr_k", "zscore_max")},
         "cleaning": cleaning,
+        "engine": "duckdb" if engine is None else "spark",
         "build_seconds": round(clock.perf_counter() - started, 3),
     }
     frame.attrs["crmlab_features"] = meta

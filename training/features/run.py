@@ -10,6 +10,7 @@ from pathlib import Path
 
 from training.features.build import FeatureSet, Progress, build_feature_set
 from training.features.catalog import Vocabulary, render_markdown
+from training.features.engine import Engine
 from training.features.inputs import CleanDataError, hash_inputs, open_clean_dir
 from training.features.output import FeatureFiles, write_features
 from training.features.report import feature_metrics, write_summary
@@ -26,11 +27,11 @@ class FeatureRun:
 
 def run_features(data_dir: Path, cutoffs: Sequence[date | str], horizon_days: int | None, out_dir: Path,
                  settings: Settings, progress: Progress | None = None,
-                 vocabulary_from: Path | None = None) -> FeatureRun:
+                 vocabulary_from: Path | None = None, engine: Engine | None = None) -> FeatureRun:
     """Build features for ``cutoffs`` from the clean ``data_dir`` into ``out_dir``; one MLflow run "features".
 
     ``vocabulary_from``: a features directory whose learned vocabulary to reuse (a scoring batch gets
-    the training columns).
+    the training columns). ``engine``: where the statements run (default DuckDB, see ``training.features.engine``).
     """
     import mlflow
 
@@ -41,7 +42,7 @@ def run_features(data_dir: Path, cutoffs: Sequence[date | str], horizon_days: in
     vocabulary = read_vocabulary(vocabulary_from) if vocabulary_from is not None else None
     with tracked_run(settings, run_name="features", tags={"crmlab.step": "features"}) as run:
         feature_set = build_feature_set(Path(data_dir), cutoffs, horizon, settings, progress=progress,
-                                        vocabulary=vocabulary)
+                                        vocabulary=vocabulary, engine=engine)
         if progress is not None:
             progress("hashing inputs and writing features")
         meta = {**feature_set.meta, **hash_inputs(tables), "mlflow_run_id": run.info.run_id}
