@@ -1,12 +1,12 @@
-"""Data and prediction drift between a current batch and the champion's reference sample (Evidently).
+"""Data and prediction drift between a current batch and its reference, as Evidently metrics.
 
-One ``ValueDrift`` per column, each computed once: the share of drifted important features
-(:class:`DriftedFeatureShare`) reads those same results from the report's cache instead of running
-``DataDriftPreset``, which computes every column twice (its count metric plus one per column) and is
-2-3x slower at 100k rows. Feature columns use the method Evidently chooses (by sample size and type,
-recorded per column in the snapshot) unless the policy names one; numeric model outputs use the
-policy's prediction-drift method (normed Wasserstein by default) so their score has one meaning at any
-batch size. Categorical outputs (risk bands, CLV tiers, segments) are compared by share change.
+Every column gets its own calibrated threshold (``monitoring.normal``). Numeric columns use Evidently's
+``ValueDrift`` (normed Wasserstein); categorical ones crmlab's :class:`CategoryDrift` (Jensen-Shannon,
+charted as shares). Input features carry no test of their own: the policy judges them together, as the
+importance-weighted share of drifted groups of correlated features (:class:`WeightedDriftShare`, which
+reads the per-column results from the report's cache), plus the family's watched inputs. Numeric model
+outputs keep Evidently's drift test (each is a policy check); categorical outputs (risk bands, tiers,
+segments) are judged by their largest share change (:class:`CategoryShareShift`).
 """
 
 # No ``from __future__ import annotations``: Evidently's pydantic-v1 metric models need real annotations.
@@ -15,53 +15,101 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from evidently.core.datasets import Dataset
-from evidently.core.metric_types import SingleValueCalculation, SingleValueMetric, TestStatus
+from evidently.core.metric_types import SingleValueCalculation, SingleValueMetric
 from evidently.metrics import ValueDrift
 
 from monitoring.evidently_glue import column_values, table_widget, value_pair
+from monitoring.normal import CATEGORICAL_METHOD, NUMERIC_METHOD, drift_score
 
 
-def value_drift(column: str, method: str | None = None, threshold: float | None = None) -> ValueDrift:
-    """The one way crmlab builds a ValueDrift, so every reader finds the same cached result."""
-    return ValueDrift(column=column, method=method, threshold=threshold)
+def value_drift(column: str, threshold: float, method: str = NUMERIC_METHOD, *, judged: bool = False) -> ValueDrift:
+    """The one way crmlab builds a ValueDrift, so every reader finds the same cached result.
+
+    ``judged``: the column is itself a policy check (numeric model outputs) and keeps Evidently's drift
+    test; input features carry no test of their own (the policy judges them together, by importance).
+    """
+    return ValueDrift(column=column, method=method, threshold=threshold, tests=None if judged else [])
 
 
-class DriftedFeatureShare(SingleValueMetric):
-    """Share of the listed (important) features whose ValueDrift detected drift."""
+class CategoryDrift(SingleValueMetric):
+    """Jensen-Shannon distance of a categorical column, drawn as *shares* (bars of equal total height)."""
 
-    columns: list[str]
-    method: str | None = None
-    threshold: float | None = None
+    column: str
+    threshold: float
 
 
-class DriftedFeatureShareCalculation(SingleValueCalculation[DriftedFeatureShare]):
+class CategoryDriftCalculation(SingleValueCalculation[CategoryDrift]):
     def calculate(self, context, current_data: Dataset, reference_data: Dataset | None):
-        if not self.metric.columns:
-            raise ValueError("DriftedFeatureShare needs at least one column")
-        rows = []
-        for column in self.metric.columns:
-            result = context.calculate_metric(value_drift(column, self.metric.method,
-                                                          self.metric.threshold).to_calculation())
-            if not result.tests:
-                raise ValueError("drift share needs the per-column drift tests: run the Report with "
-                                 "include_tests=True")
-            params = result.metric_value_location.metric.params
-            rows.append({"column": column, "method": params.get("method"), "score": float(result.value),
-                         "threshold": params.get("threshold"),
-                         "drifted": any(t.status == TestStatus.FAIL for t in result.tests)})
-        table = pd.DataFrame(rows)
-        share = float(table["drifted"].mean())
-        widget = table_widget("Important features: drift per column", table)
-        return value_pair(self, share, None, [widget])
+        cur, ref = column_values(current_data, self.metric.column), column_values(reference_data, self.metric.column)
+        if ref is None or cur is None:
+            raise ValueError(f"drift of {self.metric.column!r} needs the column in both samples")
+        score = drift_score(ref, cur, categorical=True)
+        table = share_table(cur, ref)
+        return value_pair(self, score, None, [share_chart(self.metric.column, table)])
 
     def display_name(self) -> str:
-        return f"Share of drifted important features ({len(self.metric.columns)} features)"
+        return (f"Drift of {self.metric.column} (Jensen-Shannon; calibrated threshold "
+                f"{self.metric.threshold:.3f})")
+
+
+def column_score(context, column: str, categorical: bool, threshold: float) -> float:
+    """The cached per-column drift score the report already computed for ``column``."""
+    metric = (CategoryDrift(column=column, threshold=threshold, tests=[]) if categorical
+              else value_drift(column, threshold))
+    return float(context.calculate_metric(metric.to_calculation()).value)
+
+
+class WeightedDriftShare(SingleValueMetric):
+    """Importance-weighted share of drifted feature groups (or, with ``count``, how many columns drifted).
+
+    Each column drifts when its score reaches its own calibrated threshold (``monitoring.normal``). A
+    group of correlated columns counts once, with the weight of its heaviest member.
+    """
+
+    title: str
+    columns: list[str]
+    categorical: list[str]
+    thresholds: list[float]
+    weights: list[float]
+    groups: list[int]
+    count: bool = False
+
+
+class WeightedDriftShareCalculation(SingleValueCalculation[WeightedDriftShare]):
+    def calculate(self, context, current_data: Dataset, reference_data: Dataset | None):
+        m = self.metric
+        if not m.columns:
+            raise ValueError("WeightedDriftShare needs at least one column")
+        scores = [column_score(context, c, c in m.categorical, t) for c, t in zip(m.columns, m.thresholds)]
+        table = drift_table(m.columns, scores, m.thresholds, m.weights, m.groups)
+        value = float(table["drifted"].sum()) if m.count else weighted_share(table)
+        return value_pair(self, value, None, [table_widget(f"{m.title}: per column (most important first)",
+                                                           table)])
+
+    def display_name(self) -> str:
+        return self.metric.title
+
+
+def drift_table(columns: list[str], scores: list[float], thresholds: list[float], weights: list[float],
+                groups: list[int]) -> pd.DataFrame:
+    table = pd.DataFrame({"column": columns, "group": groups, "weight": weights, "score": scores,
+                          "threshold": thresholds})
+    table["drifted"] = table["score"] >= table["threshold"]
+    return table.sort_values(["weight", "score"], ascending=False).reset_index(drop=True)
+
+
+def weighted_share(table: pd.DataFrame) -> float:
+    """Share of the total group weight carried by drifted groups (group weight = heaviest member)."""
+    groups = table.groupby("group").agg(weight=("weight", "max"), drifted=("drifted", "any"))
+    total = float(groups["weight"].sum())
+    return float(groups.loc[groups["drifted"], "weight"].sum() / total) if total > 0 else 0.0
 
 
 class CategoryShareShift(SingleValueMetric):
     """Largest absolute change in any category's share (segments, risk bands, CLV tiers)."""
 
     column: str
+    threshold: float
 
 
 class CategoryShareShiftCalculation(SingleValueCalculation[CategoryShareShift]):
@@ -71,10 +119,12 @@ class CategoryShareShiftCalculation(SingleValueCalculation[CategoryShareShift]):
             raise ValueError(f"share shift of {self.metric.column!r} needs the column in the reference sample")
         table = share_table(column_values(current_data, self.metric.column), ref)
         return value_pair(self, float(table["change"].abs().max()), None,
-                          [table_widget(f"Shares of {self.metric.column}", table)])
+                          [share_chart(self.metric.column, table), table_widget(f"Shares of {self.metric.column}",
+                                                                                table)])
 
     def display_name(self) -> str:
-        return f"Largest share change of a {self.metric.column} value"
+        return (f"Largest share change of a {self.metric.column} value (threshold "
+                f"{self.metric.threshold:.3f})")
 
 
 def share_table(current: pd.Series, reference: pd.Series) -> pd.DataFrame:
@@ -88,6 +138,32 @@ def share_table(current: pd.Series, reference: pd.Series) -> pd.DataFrame:
     return both.rename_axis("value").reset_index()
 
 
+def share_chart(column: str, table: pd.DataFrame):
+    """Grouped bars of each value's share in the reference and the batch (shares, not counts)."""
+    import plotly.graph_objects as go
+    from evidently.legacy.renderers.html_widgets import plotly_figure
+
+    figure = go.Figure([go.Bar(name="reference", x=table["value"], y=table["reference"], marker_color="#888"),
+                        go.Bar(name="current", x=table["value"], y=table["current"], marker_color="#d62728")])
+    figure.update_layout(barmode="group", yaxis_title="share of rows", yaxis_tickformat=".0%",
+                         legend_orientation="h")
+    return plotly_figure(title=f"{column}: share of rows per value", figure=figure)
+
+
+def share_threshold(current: pd.Series, reference: pd.Series, earlier: pd.Series | None, *, margin: float,
+                    floor: float) -> float:
+    """Calibrated threshold of the largest share change: margin x max(3 binomial standard errors, the
+    year-over-year change of any value's share), never below ``floor``."""
+    table = share_table(current, reference)
+    n_cur, n_ref = max(current.notna().sum(), 1), max(len(reference), 1)
+    p = table["reference"].to_numpy(float)
+    noise = float(np.max(3 * np.sqrt(p * (1 - p) * (1 / n_cur + 1 / n_ref)))) if len(p) else 0.0
+    normal = 0.0
+    if earlier is not None:
+        normal = float(share_table(reference, earlier)["change"].abs().max())
+    return max(floor, margin * max(noise, normal))
+
+
 @dataclass
 class ColumnDrift:
     column: str
@@ -96,73 +172,69 @@ class ColumnDrift:
     score: float
     threshold: float | None
     drifted: bool
+    weight: float = 0.0
+    noise: float | None = None
+    normal: float | None = None
 
 
 @dataclass
 class DriftSummary:
-    """Per-column drift read back from the snapshot, plus the derived shares."""
+    """Per-column drift read back from the snapshot (scores against calibrated thresholds)."""
 
     columns: list[ColumnDrift]
     important: list[str]
-    important_share: float | None
+    weighted_share: float | None
+    watched: list[str] = field(default_factory=list)
     share_shift: dict[str, float] = field(default_factory=dict)
+    share_thresholds: dict[str, float] = field(default_factory=dict)
+    groups: list[list[str]] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
 
     @property
     def drifted_features(self) -> list[str]:
-        return [c.column for c in self.columns if c.role == "feature" and c.drifted]
+        return [c.column for c in self.features() if c.drifted]
 
     @property
     def drifted_important(self) -> list[str]:
         return [c for c in self.drifted_features if c in set(self.important)]
 
     @property
+    def drifted_watched(self) -> list[str]:
+        return [c for c in self.drifted_features if c in set(self.watched)]
+
+    @property
     def feature_share(self) -> float:
-        features = [c for c in self.columns if c.role == "feature"]
+        features = self.features()
         return float(np.mean([c.drifted for c in features])) if features else 0.0
+
+    def features(self) -> list[ColumnDrift]:
+        """Feature columns, most important first."""
+        return sorted((c for c in self.columns if c.role == "feature"), key=lambda c: -c.weight)
 
     def prediction(self) -> list[ColumnDrift]:
         return [c for c in self.columns if c.role == "prediction"]
 
     def to_dict(self) -> dict:
         return {
-            "feature_share": self.feature_share, "important_share": self.important_share,
+            "feature_share": self.feature_share, "weighted_share": self.weighted_share,
             "important": self.important, "drifted_features": self.drifted_features,
-            "drifted_important": self.drifted_important, "share_shift": self.share_shift,
-            "skipped": self.skipped, "columns": [c.__dict__ for c in self.columns],
+            "drifted_important": self.drifted_important, "watched": self.watched,
+            "drifted_watched": self.drifted_watched, "share_shift": self.share_shift,
+            "share_thresholds": self.share_thresholds, "groups": [g for g in self.groups if len(g) > 1],
+            "skipped": self.skipped, "columns": [c.__dict__ for c in self.features() + self.prediction()],
         }
 
 
-def summarize(snapshot_dict: dict, features: list[str], predictions: list[str], important: list[str],
-              skipped: dict[str, str]) -> DriftSummary:
-    """Read per-column method, threshold, score and verdict from an Evidently snapshot dict."""
-    status = _test_status_by_metric(snapshot_dict)
-    roles = {**{c: "feature" for c in features}, **{c: "prediction" for c in predictions}}
-    columns: list[ColumnDrift] = []
-    important_share = None
-    share_shift: dict[str, float] = {}
+def read_scores(snapshot_dict: dict) -> dict[str, tuple[str, float, float]]:
+    """column -> (method, score, threshold) of every per-column drift metric in the snapshot."""
+    out: dict[str, tuple[str, float, float]] = {}
     for metric in snapshot_dict["metrics"]:
         config = metric.get("config", {})
         kind = config.get("type", "")
-        if kind.endswith(":ValueDrift") and config.get("column") in roles:
-            columns.append(ColumnDrift(
-                column=config["column"], role=roles[config["column"]], method=config.get("method"),
-                score=float(metric["value"]), threshold=config.get("threshold"),
-                drifted="FAIL" in status.get(metric["id"], ()),
-            ))
-        elif kind.endswith(":DriftedFeatureShare"):
-            important_share = float(metric["value"])
-        elif kind.endswith(":CategoryShareShift"):
-            share_shift[config["column"]] = float(metric["value"])
-    return DriftSummary(columns, important, important_share, share_shift, skipped)
-
-
-def _test_status_by_metric(snapshot_dict: dict) -> dict[str, set[str]]:
-    out: dict[str, set[str]] = {}
-    for test in snapshot_dict.get("tests", []):
-        metric_id = test.get("metric_config", {}).get("metric_id")
-        status = test.get("status")
-        out.setdefault(metric_id, set()).add(str(getattr(status, "value", status)))
+        if kind.endswith(":ValueDrift"):
+            out[config["column"]] = (config.get("method"), float(metric["value"]), float(config["threshold"]))
+        elif kind.endswith(":CategoryDrift"):
+            out[config["column"]] = (CATEGORICAL_METHOD, float(metric["value"]), float(config["threshold"]))
     return out
 
 

@@ -11,56 +11,55 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-# Distance-type Evidently methods: a larger score means more drift (p-value methods would invert that).
-DistanceMethod = Literal["wasserstein", "psi", "jensenshannon", "hellinger", "kl_div"]
-CHECKS = ("feature_drift", "prediction_drift", "calibration", "auc_drop", "share_shift")
+CHECKS = ("feature_drift", "watched_inputs", "prediction_drift", "share_shift", "auc_drop", "calibration",
+          "clv_quality")
+# Checks that predict a loss of quality (the model's own inputs by importance, its outputs, measured or
+# estimated performance): the default retrain triggers. Watched inputs alone only alert.
+DEFAULT_TRIGGERS = ("feature_drift", "prediction_drift", "share_shift", "auc_drop", "calibration", "clv_quality")
+Check = Literal["feature_drift", "watched_inputs", "prediction_drift", "share_shift", "auc_drop", "calibration",
+                "clv_quality"]
 
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class Normal(_Section):
+    margin: float = Field(1.5, gt=0, description=(
+        "Per-column threshold = max(floor, margin x sampling noise, year_weight x year-over-year change), "
+        "both measured from the data (docs/MONITORING.md \"What normal change looks like\")."))
+    year_weight: float = Field(0.75, ge=0, description=(
+        "Weight of the change from two years back to one year back (it overstates this year's normal "
+        "change in a growing customer base)."))
+    floor: float = Field(0.05, ge=0, description="No column threshold is below this score.")
+    draws: int = Field(20, ge=2, description="Bootstrap draws for the sampling noise of each column's score.")
+
+
 class FeatureDrift(_Section):
-    max_share: float = Field(0.3, ge=0, le=1, description=(
-        "Alarm when more than this share of the important features drifted (per-column verdicts are "
-        "Evidently's, see `method`)."))
+    max_weight: float = Field(0.3, ge=0, le=1, description=(
+        "Alarm when the drifted feature groups carry more than this share of the model's importance "
+        "(correlated features form one group, weighted by its most important member)."))
     important_features: list[str] | None = Field(None, description=(
-        "Features that count for `max_share`; default: the champion's `top_k` most important features, "
-        "or every feature when the model logged no importance."))
-    top_k: int = Field(10, ge=1, description="How many of the most important features count.")
-    method: str | None = Field(None, description=(
-        "Evidently drift method for every feature; default: Evidently's choice per column (K-S / "
-        "chi-square up to 1000 reference rows, normed Wasserstein / Jensen-Shannon above)."))
-    threshold: float | None = Field(None, gt=0,
-                                    description="Per-column threshold for `method`; default: the method's own.")
-
-    @field_validator("method")
-    @classmethod
-    def _known_method(cls, value: str | None) -> str | None:
-        if value is None:
-            return value
-        from evidently.legacy.calculations import stattests  # noqa: F401  (registers every method)
-        from evidently.legacy.calculations.stattests.registry import _registered_stat_tests
-
-        import monitoring  # noqa: F401  (DO_NOT_TRACK before Evidently loads)
-
-        if value not in _registered_stat_tests:
-            known = ", ".join(sorted(_registered_stat_tests))
-            raise ValueError(f"unknown Evidently drift method; choose one of {known}")
-        return value
+        "Features that count (equal weights); default: every model input, weighted by the champion's "
+        "logged importance (equal weights when it logged none)."))
+    top_k: int = Field(10, ge=1, description="How many of the most important features the report lists first.")
+    group_correlation: float = Field(0.8, gt=0, le=1, description=(
+        "Numeric features whose |Spearman correlation| on the reference reaches this are one group."))
 
 
-class PredictionDrift(_Section):
-    method: DistanceMethod = Field("wasserstein", description=(
-        "Evidently method for numeric model outputs (churn probability, predicted spend, distance)."))
-    max_score: float = Field(0.1, gt=0, description=(
-        "Alarm when any numeric output's drift score reaches this (normed Wasserstein: shift in units of "
-        "the reference standard deviation)."))
+class WatchedInputs(_Section):
+    max_drifted: int = Field(0, ge=0, description=(
+        "Alarm when more than this many of the family's watched inputs (channel and category mix for "
+        "segments, spend for CLV, activity for churn; monitoring/families.py) drifted beyond their "
+        "calibrated thresholds."))
 
 
 class Calibration(_Section):
+    interval_z: float = Field(3.0, gt=0, description=(
+        "Alarm when the observed positive rate (e.g. churn) lies outside expected rate +- z binomial "
+        "standard errors (sum of p(1-p), plus the reference's own miss); 3 = 99.7%."))
     max_ece: float = Field(0.05, gt=0, le=1, description="Alarm when the measured ECE (10 fixed bins) exceeds this.")
     min_rows: int = Field(1000, ge=1, description=(
         "Fewer labelled rows than this: ECE is reported, not judged (with 10 bins it is noisy below ~1000 rows)."))
@@ -68,28 +67,42 @@ class Calibration(_Section):
 
 class AucDrop(_Section):
     max_drop: float = Field(0.05, gt=0, le=1, description=(
-        "Alarm when ROC AUC falls by more than this below the reference AUC (measured with labels, "
-        "estimated from calibrated probabilities without)."))
+        "Alarm when ROC AUC falls by more than this below the reference's measured AUC (measured on the "
+        "batch with labels, estimated from calibrated probabilities without)."))
 
 
 class ShareShift(_Section):
-    max_change: float = Field(0.1, gt=0, le=1, description=(
-        "Alarm when any segment's (or risk band's, CLV tier's) share changes by more than this, in "
-        "absolute terms (0.1 = ten percentage points)."))
+    min_change: float = Field(0.05, gt=0, le=1, description=(
+        "A category's share (segment, risk band, CLV tier) must move by at least this much, and by more "
+        "than margin x max(3 binomial standard errors, its year-over-year change), to alarm."))
+
+
+class ClvQuality(_Section):
+    max_bias: float = Field(0.2, gt=0, description=(
+        "With labels: alarm when total predicted spend misses total actual spend by more than this share "
+        "(beyond the reference's own miss)."))
+    max_rank_drop: float = Field(0.1, gt=0, le=1, description=(
+        "With labels: alarm when the Spearman rank correlation of predicted and actual spend falls by "
+        "more than this below the reference's."))
 
 
 class Retrain(_Section):
-    triggers: list[Literal["feature_drift", "prediction_drift", "calibration", "auc_drop", "share_shift"]] = Field(
-        default_factory=lambda: list(CHECKS), description="Which crossed checks start a retrain (with --retrain).")
+    triggers: list[Check] = Field(default_factory=lambda: list(DEFAULT_TRIGGERS), description=(
+        "Which crossed checks start a retrain (with --retrain)."))
     trials: int = Field(20, ge=1, description="Optuna trials for the retraining run.")
+    min_labelled_rows: int = Field(200, ge=1, description=(
+        "Retrain only on features with at least this many labelled rows for the family (never on an "
+        "unlabelled batch)."))
 
 
 class Policy(_Section):
+    normal: Normal = Field(default_factory=Normal)
     feature_drift: FeatureDrift = Field(default_factory=FeatureDrift)
-    prediction_drift: PredictionDrift = Field(default_factory=PredictionDrift)
+    watched_inputs: WatchedInputs = Field(default_factory=WatchedInputs)
     calibration: Calibration = Field(default_factory=Calibration)
     auc_drop: AucDrop = Field(default_factory=AucDrop)
     share_shift: ShareShift = Field(default_factory=ShareShift)
+    clv_quality: ClvQuality = Field(default_factory=ClvQuality)
     retrain: Retrain = Field(default_factory=Retrain)
     min_rows: int = Field(100, ge=1, description="Refuse to judge a batch with fewer rows than this.")
 
@@ -138,65 +151,26 @@ def _explain(error: dict) -> str:
 
 
 @dataclass(frozen=True)
-class Crossing:
-    """One threshold the batch crossed, with the numbers and the reason in words."""
+class PolicyCheck:
+    """One check the policy ran: its value, its threshold, and whether it crossed."""
 
     check: str
     value: float
     threshold: float
+    crossed: bool
     reason: str
 
     def to_dict(self) -> dict:
-        return {"check": self.check, "value": self.value, "threshold": self.threshold, "reason": self.reason}
+        return {"check": self.check, "value": self.value, "threshold": self.threshold, "crossed": self.crossed,
+                "reason": self.reason}
 
 
-@dataclass
-class Observations:
-    """What one model's monitoring run measured; None = not measured in this run."""
-
-    important_share: float | None = None
-    drifted_important: tuple[str, ...] = ()
-    important_count: int = 0
-    prediction_scores: dict[str, float] | None = None
-    ece: float | None = None
-    labelled_rows: int = 0
-    auc_drop: float | None = None
-    auc_how: str = "estimated"
-    share_changes: dict[str, float] | None = None
+Crossing = PolicyCheck  # a crossed check (kept name: reports and retraining speak of crossings)
 
 
-def evaluate(policy: Policy, obs: Observations) -> list[Crossing]:
-    """The thresholds ``obs`` crossed, each with a sentence saying why."""
-    out: list[Crossing] = []
-    fd = policy.feature_drift
-    if obs.important_share is not None and obs.important_share > fd.max_share:
-        names = ", ".join(obs.drifted_important)
-        out.append(Crossing("feature_drift", obs.important_share, fd.max_share,
-                            f"{len(obs.drifted_important)} of {obs.important_count} important features drifted "
-                            f"({names}): share {obs.important_share:.2f} > {fd.max_share:g}"))
-    pd_ = policy.prediction_drift
-    for column, score in (obs.prediction_scores or {}).items():
-        if score >= pd_.max_score:
-            out.append(Crossing("prediction_drift", score, pd_.max_score,
-                                f"{column} drifted: {pd_.method} score {score:.3f} >= {pd_.max_score:g}"))
-    cal = policy.calibration
-    if obs.ece is not None and obs.labelled_rows >= cal.min_rows and obs.ece > cal.max_ece:
-        out.append(Crossing("calibration", obs.ece, cal.max_ece,
-                            f"miscalibrated: ECE {obs.ece:.3f} > {cal.max_ece:g} on {obs.labelled_rows} "
-                            "labelled rows"))
-    if obs.auc_drop is not None and obs.auc_drop > policy.auc_drop.max_drop:
-        out.append(Crossing("auc_drop", obs.auc_drop, policy.auc_drop.max_drop,
-                            f"ROC AUC ({obs.auc_how}) fell {obs.auc_drop:.3f} below the reference "
-                            f"(> {policy.auc_drop.max_drop:g})"))
-    for column, change in (obs.share_changes or {}).items():
-        if change > policy.share_shift.max_change:
-            out.append(Crossing("share_shift", change, policy.share_shift.max_change,
-                                f"a {column} share changed by {change:.3f} (> {policy.share_shift.max_change:g})"))
-    return out
-
-
-def verdict(crossings: list[Crossing]) -> str:
-    """One line for the index: OK, or ALERT with the crossed checks."""
-    if not crossings:
-        return "OK: no threshold crossed"
-    return f"ALERT: {'; '.join(c.reason for c in crossings)}"
+def verdict(checks: list[PolicyCheck]) -> str:
+    """One line for the index: OK, or ALERT with the crossed checks (each with its value and threshold)."""
+    crossed = [c for c in checks if c.crossed]
+    if not crossed:
+        return f"OK: none of {len(checks)} checks crossed its threshold"
+    return f"ALERT: {'; '.join(c.reason for c in crossed)}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -31,15 +32,23 @@ class ReportFiles:
 
 
 def report_paths(reports_dir: Path, model_name: str, when: datetime) -> ReportFiles:
-    """Where this run's files for ``model_name`` go (time in the name: several runs a day never clash)."""
+    """Where this run's files for ``model_name`` go; unique even for runs started in the same second.
+
+    The stem is reserved by creating the JSON file exclusively (``O_EXCL``), so concurrent monitors on
+    one reports directory can never pick the same name and overwrite each other's report.
+    """
     folder = reports_dir / when.strftime("%Y-%m-%d")
     folder.mkdir(parents=True, exist_ok=True)
-    stem = f"{_safe(model_name)}-{when.strftime('%H%M%S')}"
-    n = 1
-    while (folder / f"{stem}.json").exists():
-        n += 1
-        stem = f"{_safe(model_name)}-{when.strftime('%H%M%S')}-{n}"
-    return ReportFiles(folder / f"{stem}.html", folder / f"{stem}.json", folder / f"{stem}-reliability.png")
+    base = f"{_safe(model_name)}-{when.strftime('%H%M%S')}"
+    for n in range(1, 10_000):
+        stem = base if n == 1 else f"{base}-{n}"
+        try:
+            with (folder / f"{stem}.json").open("x"):
+                pass
+        except FileExistsError:
+            continue
+        return ReportFiles(folder / f"{stem}.html", folder / f"{stem}.json", folder / f"{stem}-reliability.png")
+    raise RuntimeError(f"no free report name for {model_name} in {folder}")
 
 
 def write_report(files: ReportFiles, summary: dict[str, Any], snapshot: Any | None) -> None:
@@ -53,36 +62,57 @@ def write_report(files: ReportFiles, summary: dict[str, Any], snapshot: Any | No
 
 
 def write_index(reports_dir: Path) -> Path:
-    """Rebuild ``index.html``: every report under ``reports_dir``, newest first, with its verdict."""
-    rows = []
-    for path in sorted(reports_dir.glob("*/*.json"), reverse=True):
+    """Rebuild ``index.html`` from every report JSON under ``reports_dir``, newest first.
+
+    Rebuilt under a file lock and replaced atomically, so concurrent monitors each leave an index that
+    lists every report finished before it (one row per model per run) and never a half-written page.
+    """
+    from filelock import FileLock
+
+    out = reports_dir / INDEX
+    with FileLock(str(reports_dir / ".index.lock"), timeout=120):
+        page = _INDEX_TEMPLATE.format(rows="\n".join(_index_rows(reports_dir)),
+                                      count=len(list(_reports(reports_dir))))
+        tmp = out.with_name(f".{INDEX}.{os.getpid()}.tmp")
+        tmp.write_text(page)
+        os.replace(tmp, out)
+    return out
+
+
+def _reports(reports_dir: Path):
+    for path in reports_dir.glob("*/*.json"):
         try:
             data = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError):
+        except (OSError, json.JSONDecodeError):  # (a report being written right now)
             continue
-        if "verdict" not in data:
-            continue
-        rows.append((data.get("started_at", ""), path, data))
-    rows.sort(key=lambda r: r[0], reverse=True)
+        if isinstance(data, dict) and "verdict" in data:
+            yield path, data
+
+
+def _index_rows(reports_dir: Path) -> list[str]:
+    rows = sorted(_reports(reports_dir), key=lambda r: (r[1].get("started_at", ""), str(r[0])), reverse=True)
     lines = []
-    for _, path, data in rows:
+    for path, data in rows:
         rel = path.relative_to(reports_dir)
         status = data.get("status", "ok")
         css = "err" if status == "error" else ("alert" if data.get("crossings") else "ok")
         retrain = data.get("retrain") or {}
-        retrain_text = f" | retrain: {retrain.get('status')}" if retrain.get("status") else ""
+        if retrain.get("status") == "failed":
+            css = "err"
+        retrain_text = f"{retrain.get('status')}: {retrain.get('message', '')}" if retrain.get("status") else "-"
+        labels = "yes (measured)" if data.get("labels") else "no (estimated)"
         lines.append(
             f"<tr class='{css}'><td>{html.escape(data.get('started_at', '')[:19])}</td>"
             f"<td>{html.escape(str(data.get('model', '')))} v{html.escape(str(data.get('version', '?')))}</td>"
             f"<td>{html.escape(str(data.get('data_window', '')))}</td>"
+            f"<td>{html.escape(str(data.get('reference', {}).get('name', '-') if isinstance(data.get('reference'), dict) else '-'))}</td>"
+            f"<td>{labels}</td>"
             f"<td><a href='{html.escape(str(rel.with_suffix('.html')))}'>report</a> · "
             f"<a href='{html.escape(str(rel))}'>json</a></td>"
-            f"<td>{html.escape(data['verdict'] + retrain_text)}</td></tr>"
+            f"<td class='verdict'>{html.escape(data['verdict'])}</td>"
+            f"<td class='retrain'>{html.escape(retrain_text)}</td></tr>"
         )
-    page = _INDEX_TEMPLATE.format(count=len(lines), rows="\n".join(lines))
-    out = reports_dir / INDEX
-    out.write_text(page)
-    return out
+    return lines
 
 
 def _error_page(summary: dict[str, Any]) -> str:
@@ -110,12 +140,13 @@ _INDEX_TEMPLATE = """<!doctype html>
 body {{ font-family: sans-serif; margin: 2em; }}
 table {{ border-collapse: collapse; width: 100%; }}
 td, th {{ border-bottom: 1px solid #ddd; padding: 4px 8px; text-align: left; vertical-align: top; }}
-tr.alert td:last-child {{ color: #b00; }}
-tr.err td:last-child {{ color: #700; font-weight: bold; }}
-tr.ok td:last-child {{ color: #060; }}
+tr.alert td.verdict {{ color: #b00; }}
+tr.err td.verdict, tr.err td.retrain {{ color: #700; font-weight: bold; }}
+tr.ok td.verdict {{ color: #060; }}
 </style></head><body>
 <h1>crmlab monitoring reports ({count})</h1>
-<table><tr><th>run (UTC)</th><th>model</th><th>data window</th><th>files</th><th>verdict</th></tr>
+<table><tr><th>run (UTC)</th><th>model</th><th>data window</th><th>compared with</th><th>labels used</th><th>files</th>
+<th>verdict</th><th>retrain</th></tr>
 {rows}
 </table></body></html>
 """

@@ -3,7 +3,7 @@
 - plots: reliability (raw vs calibrated, test), ROC/PR, lift/gain, global importance, contribution
   summary (SHAP-style) PNGs, written into the run's plots folder;
 - model card: data window, features and the input contract, selection, metrics, limits;
-- reference sample: up to ``REFERENCE_ROWS`` training rows (model inputs, ``churned``,
+- reference sample: up to ``REFERENCE_ROWS`` held-out test rows (model inputs, ``churned``,
   ``churn_probability``, ``risk_band``; no customer ids) for drift and calibration monitoring;
 - global importance (mean |contribution|), which monitoring uses to weigh drifted features.
 """
@@ -56,7 +56,9 @@ def write_artifacts(plot_dir: Path, *, model: ChurnModel, data: ChurnData, parts
 
 
 def _reference(model: ChurnModel, data: ChurnData, parts, seed: int) -> pd.DataFrame:
-    rows = parts.train.sample(min(REFERENCE_ROWS, len(parts.train)), random_state=seed)
+    # Held-out test rows (the latest cutoff): predictions out of sample and as close in time to what the
+    # model will score as the labelled data allows (docs/MONITORING.md "The reference").
+    rows = parts.test.sample(min(REFERENCE_ROWS, len(parts.test)), random_state=seed)
     inputs = data.raw.loc[rows.index].reset_index(drop=True)
     _, p = model.probabilities(rows[data.features])
     out = inputs.assign(**{LABEL: rows[LABEL].to_numpy(), "churn_probability": p, "risk_band": risk_band(p)})

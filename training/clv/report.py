@@ -40,15 +40,19 @@ def monitoring_files(problem: ClvProblem, model: ClvModel, booster, *, seed: int
                      ) -> tuple[pd.DataFrame, pd.Series | None]:
     """What ``crmlab monitor`` compares batches with (monitoring/data.py): (reference, importance).
 
-    Reference: up to ``REFERENCE_ROWS`` rows of the tier population (model inputs, ``cutoff``), the served
+    Reference: up to ``REFERENCE_ROWS`` held-out rows (features shape; else the tier population): model
+    inputs, ``cutoff``, the served
     model's ``predicted_spend``/``p_alive``/``clv_tier`` and ``future_spend``; no customer ids.
     Importance (LightGBM gain) only when LightGBM serves: BG/NBD has no such notion.
     """
-    population = problem.tier_population
+    # Features shape: the holdout (latest cutoff, not fitted on), so reference predictions are out of sample.
+    held_out = problem.shape == "features"
+    population = problem.holdout if held_out else problem.tier_population
     rows = population.sample(min(REFERENCE_ROWS, len(population)), random_state=seed)
     outputs = model.predict_frame(rows[list(model.spec.columns)])
+    labels = rows[LABEL] if held_out else _population_labels(problem).loc[rows.index]
     reference = rows.drop(columns=[ID], errors="ignore").assign(
-        **{LABEL: _population_labels(problem).loc[rows.index].to_numpy(float)},
+        **{LABEL: labels.to_numpy(float)},
         **{c: outputs[c].to_numpy() for c in outputs.columns})
     importance = None
     if model.kind == "lightgbm":

@@ -1,0 +1,110 @@
+"""What "normal" change looks like, measured from the data itself, per column.
+
+A fixed effect size (say normed Wasserstein >= 0.1) flags a tenth of a standard deviation whether or
+not it is more than the sampling noise or the change a healthy business shows from one year to the
+next. Each monitored column therefore gets its own threshold:
+
+- **noise**: the score between two samples drawn from the reference itself, of the batch's and the
+  reference's sizes (bootstrap, ``draws`` times; the maximum is kept): what no change at all looks like;
+- **normal change**: the score between the reference and the same season one more year back (when the
+  data covers it): ageing of the customer base, yearly growth, anything that happened before too;
+
+``threshold = max(floor, margin x noise, year_weight x normal change)``. The year before is weighted
+below 1 because in a growing customer base it overstates this year's normal change (measured on
+stationary generated worlds: a 2024->2025 change about twice the 2025->2026 one for activity and
+tenure features); see docs/MONITORING.md. The scores are the ones
+Evidently reports (normed Wasserstein for numbers, Jensen-Shannon for categories), so the per-column
+tests in the HTML and the verdict read the same numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+NUMERIC_METHOD = "wasserstein"
+CATEGORICAL_METHOD = "jensenshannon"
+
+
+def drift_score(reference: pd.Series, current: pd.Series, categorical: bool) -> float:
+    """Evidently's score: normed Wasserstein (distance / reference std) or Jensen-Shannon distance."""
+    ref, cur = reference.dropna(), current.dropna()
+    if ref.empty or cur.empty:
+        return float("nan")
+    if categorical:
+        from scipy.spatial.distance import jensenshannon
+
+        ref_s = ref.astype(str).value_counts(normalize=True)
+        cur_s = cur.astype(str).value_counts(normalize=True)
+        keys = ref_s.index.union(cur_s.index)
+        return float(jensenshannon(ref_s.reindex(keys, fill_value=0).to_numpy(),
+                                   cur_s.reindex(keys, fill_value=0).to_numpy()))
+    from scipy.stats import wasserstein_distance
+
+    r, c = ref.to_numpy(dtype=float), cur.to_numpy(dtype=float)
+    return float(wasserstein_distance(r, c) / max(float(np.std(r)), 0.001))
+
+
+@dataclass(frozen=True)
+class ColumnNorm:
+    """The calibrated threshold of one column and where it came from."""
+
+    column: str
+    method: str
+    noise: float
+    normal: float | None
+    threshold: float
+
+    def explain(self) -> str:
+        normal = "n/a" if self.normal is None else f"{self.normal:.3f}"
+        return f"noise {self.noise:.3f}, year-over-year {normal}"
+
+
+def calibrate(reference: pd.DataFrame, earlier: pd.DataFrame | None, current_rows: int, numeric: list[str],
+              categorical: list[str], *, margin: float, year_weight: float, floor: float, draws: int,
+              seed: int) -> dict[str, ColumnNorm]:
+    """Per column: noise (bootstrap from ``reference``), normal change (``earlier`` vs ``reference``), threshold."""
+    rng = np.random.default_rng(seed)
+    n_ref = len(reference)
+    picks = [(rng.integers(0, n_ref, n_ref), rng.integers(0, n_ref, max(current_rows, 1))) for _ in range(draws)]
+    out: dict[str, ColumnNorm] = {}
+    for column in numeric + categorical:
+        is_cat = column in categorical
+        values = reference[column].reset_index(drop=True)
+        noise = max((drift_score(values.iloc[a], values.iloc[b], is_cat) for a, b in picks), default=0.0)
+        noise = 0.0 if not np.isfinite(noise) else noise
+        normal = None
+        if earlier is not None and column in earlier.columns:
+            score = drift_score(earlier[column], reference[column], is_cat)
+            normal = score if np.isfinite(score) else None
+        threshold = max(floor, margin * noise, year_weight * (normal or 0.0))
+        out[column] = ColumnNorm(column, CATEGORICAL_METHOD if is_cat else NUMERIC_METHOD, noise, normal, threshold)
+    return out
+
+
+def correlated_groups(reference: pd.DataFrame, columns: list[str], min_correlation: float) -> list[list[str]]:
+    """Numeric columns whose |Spearman correlation| on the reference reaches ``min_correlation``, grouped
+    (connected components); every other column is a group of its own. One underlying change moving six
+    correlated activity counts is one piece of evidence, not six."""
+    numeric = [c for c in columns if pd.api.types.is_numeric_dtype(reference[c])
+               and not pd.api.types.is_bool_dtype(reference[c])]
+    parent = {c: c for c in columns}
+
+    def root(c: str) -> str:
+        while parent[c] != c:
+            parent[c] = parent[parent[c]]
+            c = parent[c]
+        return c
+
+    if len(numeric) > 1:
+        corr = reference[numeric].rank().corr().abs().to_numpy()
+        for i, a in enumerate(numeric):
+            for j in range(i + 1, len(numeric)):
+                if np.isfinite(corr[i, j]) and corr[i, j] >= min_correlation:
+                    parent[root(numeric[j])] = root(a)
+    groups: dict[str, list[str]] = {}
+    for c in columns:
+        groups.setdefault(root(c), []).append(c)
+    return list(groups.values())
