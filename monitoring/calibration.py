@@ -132,3 +132,86 @@ def by_group(y: np.ndarray, p: np.ndarray, groups: pd.Series | None) -> pd.DataF
                      "observed_rate": observed, "gap": observed - predicted,
                      "ece": expected_calibration_error(part["y"].to_numpy(), part["p"].to_numpy())})
     return pd.DataFrame(rows, columns=columns)
+
+
+class CalibrationInTheLarge(SingleValueMetric):
+    """|(observed - expected positive rate) on the batch - the same gap on the reference|.
+
+    The reference's own gap (measured out of sample, same season when available) is what the model
+    normally misses by; a change of that gap beyond ``threshold`` (z binomial standard errors of both
+    rates) means the relation between inputs and outcome moved: recalibrate or retrain.
+    """
+
+    target: str
+    probas: str
+    reference_gap: float
+    threshold: float
+
+
+class CalibrationInTheLargeCalculation(SingleValueCalculation[CalibrationInTheLarge]):
+    def calculate(self, context, current_data: Dataset, reference_data: Dataset | None):
+        y, p = _pair(current_data, self.metric.target, self.metric.probas)
+        gap = float(y.mean() - p.mean())
+        table = pd.DataFrame({"sample": ["current", "reference"], "observed minus expected": [gap,
+                              self.metric.reference_gap]})
+        return value_pair(self, abs(gap - self.metric.reference_gap), None,
+                          [table_widget("Observed minus expected positive rate", table)])
+
+    def display_name(self) -> str:
+        return (f"Calibration in the large: change of (observed - expected) {self.metric.target} rate "
+                f"(threshold {self.metric.threshold:.3f})")
+
+
+def spend_bias(y: np.ndarray, pred: np.ndarray) -> float:
+    """Total predicted over total actual spend, minus 1."""
+    total = float(np.sum(y))
+    return float(np.sum(pred) / total - 1.0) if total > 0 else float("nan")
+
+
+def _mae(y: np.ndarray, pred: np.ndarray) -> float:
+    return float(np.mean(np.abs(pred - y)))
+
+
+def rank_quality(y: np.ndarray, pred: np.ndarray) -> float:
+    from scipy.stats import spearmanr
+
+    return float(spearmanr(y, pred).statistic) if len(y) > 2 else float("nan")
+
+
+class ClvBias(SingleValueMetric):
+    """|spend bias on the batch - spend bias on the reference| (bias = total predicted / total actual - 1)."""
+
+    target: str
+    prediction: str
+    threshold: float
+
+
+class ClvBiasCalculation(SingleValueCalculation[ClvBias]):
+    def calculate(self, context, current_data: Dataset, reference_data: Dataset | None):
+        cur = _pair(current_data, self.metric.target, self.metric.prediction)
+        ref = _pair(reference_data, self.metric.target, self.metric.prediction)
+        b_cur, b_ref = spend_bias(*cur), spend_bias(*ref)
+        table = pd.DataFrame({"sample": ["current", "reference"], "bias": [b_cur, b_ref],
+                              "MAE": [_mae(*cur), _mae(*ref)]})
+        return value_pair(self, abs(b_cur - b_ref), None, [table_widget("Spend bias and MAE", table)])
+
+    def display_name(self) -> str:
+        return f"Change of the spend bias vs the reference (threshold {self.metric.threshold:g})"
+
+
+class RankDrop(SingleValueMetric):
+    """Spearman correlation of prediction and outcome: reference minus batch."""
+
+    target: str
+    prediction: str
+
+
+class RankDropCalculation(SingleValueCalculation[RankDrop]):
+    def calculate(self, context, current_data: Dataset, reference_data: Dataset | None):
+        cur = rank_quality(*_pair(current_data, self.metric.target, self.metric.prediction))
+        ref = rank_quality(*_pair(reference_data, self.metric.target, self.metric.prediction))
+        table = pd.DataFrame({"sample": ["current", "reference"], "spearman": [cur, ref]})
+        return value_pair(self, ref - cur, None, [table_widget("Rank quality (Spearman)", table)])
+
+    def display_name(self) -> str:
+        return "Rank quality drop (Spearman, reference minus current)"

@@ -80,7 +80,7 @@ class WeightedDriftShareCalculation(SingleValueCalculation[WeightedDriftShare]):
         m = self.metric
         if not m.columns:
             raise ValueError("WeightedDriftShare needs at least one column")
-        scores = [column_score(context, c, c in m.categorical, t) for c, t in zip(m.columns, m.thresholds)]
+        scores = [column_score(context, c, c in m.categorical, t) for c, t in zip(m.columns, m.thresholds, strict=True)]
         table = drift_table(m.columns, scores, m.thresholds, m.weights, m.groups)
         value = float(table["drifted"].sum()) if m.count else weighted_share(table)
         return value_pair(self, value, None, [table_widget(f"{m.title}: per column (most important first)",
@@ -167,7 +167,7 @@ def share_threshold(current: pd.Series, reference: pd.Series, earlier: pd.Series
 @dataclass
 class ColumnDrift:
     column: str
-    role: str  # "feature" or "prediction"
+    role: str  # "feature", "watched" (watched, not a model input) or "prediction"
     method: str | None
     score: float
     threshold: float | None
@@ -200,7 +200,8 @@ class DriftSummary:
 
     @property
     def drifted_watched(self) -> list[str]:
-        return [c for c in self.drifted_features if c in set(self.watched)]
+        watched = set(self.watched)
+        return [c.column for c in self.columns if c.role != "prediction" and c.column in watched and c.drifted]
 
     @property
     def feature_share(self) -> float:
@@ -221,7 +222,9 @@ class DriftSummary:
             "drifted_important": self.drifted_important, "watched": self.watched,
             "drifted_watched": self.drifted_watched, "share_shift": self.share_shift,
             "share_thresholds": self.share_thresholds, "groups": [g for g in self.groups if len(g) > 1],
-            "skipped": self.skipped, "columns": [c.__dict__ for c in self.features() + self.prediction()],
+            "skipped": self.skipped,
+            "columns": [c.__dict__ for c in self.features() + self.prediction()
+                        + [c for c in self.columns if c.role == "watched"]],
         }
 
 

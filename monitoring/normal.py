@@ -5,7 +5,8 @@ not it is more than the sampling noise or the change a healthy business shows fr
 next. Each monitored column therefore gets its own threshold:
 
 - **noise**: the score between two samples drawn from the reference itself, of the batch's and the
-  reference's sizes (bootstrap, ``draws`` times; the maximum is kept): what no change at all looks like;
+  reference's sizes (bootstrap, ``draws`` times; mean + 3 standard deviations of those scores): what no
+  change at all looks like;
 - **normal change**: the score between the reference and the same season one more year back (when the
   data covers it): ageing of the customer base, yearly growth, anything that happened before too;
 
@@ -41,10 +42,7 @@ def drift_score(reference: pd.Series, current: pd.Series, categorical: bool) -> 
         keys = ref_s.index.union(cur_s.index)
         return float(jensenshannon(ref_s.reindex(keys, fill_value=0).to_numpy(),
                                    cur_s.reindex(keys, fill_value=0).to_numpy()))
-    from scipy.stats import wasserstein_distance
-
-    r, c = ref.to_numpy(dtype=float), cur.to_numpy(dtype=float)
-    return float(wasserstein_distance(r, c) / max(float(np.std(r)), 0.001))
+    return _numeric_score(ref.to_numpy(dtype=float), cur.to_numpy(dtype=float))
 
 
 @dataclass(frozen=True)
@@ -72,16 +70,52 @@ def calibrate(reference: pd.DataFrame, earlier: pd.DataFrame | None, current_row
     out: dict[str, ColumnNorm] = {}
     for column in numeric + categorical:
         is_cat = column in categorical
-        values = reference[column].reset_index(drop=True)
-        noise = max((drift_score(values.iloc[a], values.iloc[b], is_cat) for a, b in picks), default=0.0)
-        noise = 0.0 if not np.isfinite(noise) else noise
+        score = _categorical_score if is_cat else _numeric_score
+        values = _encoded(reference[column], is_cat)
+        scores = np.array([score(values[a], values[b]) for a, b in picks], dtype=float)
+        scores = scores[np.isfinite(scores)]
+        noise = float(scores.mean() + 3 * scores.std()) if scores.size else 0.0
         normal = None
         if earlier is not None and column in earlier.columns:
-            score = drift_score(earlier[column], reference[column], is_cat)
-            normal = score if np.isfinite(score) else None
+            change = drift_score(earlier[column], reference[column], is_cat)
+            normal = change if np.isfinite(change) else None
         threshold = max(floor, margin * noise, year_weight * (normal or 0.0))
         out[column] = ColumnNorm(column, CATEGORICAL_METHOD if is_cat else NUMERIC_METHOD, noise, normal, threshold)
     return out
+
+
+def _encoded(values: pd.Series, categorical: bool) -> np.ndarray:
+    """Numbers as floats (NaN kept), categories as integer codes (-1 = missing): fast to resample."""
+    if categorical:
+        return pd.factorize(values.astype(object).where(values.notna(), None))[0]
+    return pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+
+
+def _numeric_score(ref: np.ndarray, cur: np.ndarray) -> float:
+    ref, cur = ref[~np.isnan(ref)], cur[~np.isnan(cur)]
+    if ref.size == 0 or cur.size == 0:
+        return float("nan")
+    return wasserstein_1d(ref, cur) / max(float(np.std(ref)), 0.001)
+
+
+def wasserstein_1d(u: np.ndarray, v: np.ndarray) -> float:
+    """First Wasserstein distance of two samples: the area between their empirical CDFs (as SciPy's)."""
+    u, v = np.sort(u), np.sort(v)
+    both = np.sort(np.concatenate([u, v]))
+    u_cdf = np.searchsorted(u, both[:-1], side="right") / u.size
+    v_cdf = np.searchsorted(v, both[:-1], side="right") / v.size
+    return float(np.sum(np.abs(u_cdf - v_cdf) * np.diff(both)))
+
+
+def _categorical_score(ref: np.ndarray, cur: np.ndarray) -> float:
+    from scipy.spatial.distance import jensenshannon
+
+    ref, cur = ref[ref >= 0], cur[cur >= 0]
+    if ref.size == 0 or cur.size == 0:
+        return float("nan")
+    size = int(max(ref.max(), cur.max())) + 1
+    return float(jensenshannon(np.bincount(ref, minlength=size) / ref.size,
+                               np.bincount(cur, minlength=size) / cur.size))
 
 
 def correlated_groups(reference: pd.DataFrame, columns: list[str], min_correlation: float) -> list[list[str]]:

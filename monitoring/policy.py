@@ -34,7 +34,7 @@ class Normal(_Section):
         "Weight of the change from two years back to one year back (it overstates this year's normal "
         "change in a growing customer base)."))
     floor: float = Field(0.05, ge=0, description="No column threshold is below this score.")
-    draws: int = Field(20, ge=2, description="Bootstrap draws for the sampling noise of each column's score.")
+    draws: int = Field(50, ge=2, description="Bootstrap draws for the sampling noise of each column's score.")
 
 
 class FeatureDrift(_Section):

@@ -55,10 +55,73 @@ def write_report(files: ReportFiles, summary: dict[str, Any], snapshot: Any | No
     """Evidently HTML (when a snapshot exists) and the summary JSON (with the snapshot's results)."""
     if snapshot is not None:
         snapshot.save_html(str(files.html))  # a str path: Evidently ignores file objects
+        page = files.html.read_text()
+        at = page.find(">", page.find("<body")) + 1 if "<body" in page else 0
+        files.html.write_text(page[:at] + verdict_header(summary) + page[at:])
         summary = {**summary, "evidently": snapshot.dict()}
     else:
         files.html.write_text(_error_page(summary))
     files.json.write_text(json.dumps(summary, indent=1, default=_jsonable))
+
+
+def verdict_header(summary: dict[str, Any]) -> str:
+    """The first screen of a model report: status, every check with value and threshold, the reference,
+    the important features' drift (most important first), the retrain outcome. Evidently's report follows."""
+    e = html.escape
+    status = str(summary.get("status", "ok"))
+    colour = {"ok": "#0a7d32", "alert": "#b3261e", "error": "#7a0000"}.get(status, "#444")
+    checks = "".join(
+        f"<tr class='{'bad' if c.get('crossed') else 'good'}'><td>{e(str(c['check']))}</td>"
+        f"<td>{'CROSSED' if c.get('crossed') else 'ok'}</td><td>{_num(c['value'])}</td><td>{_num(c['threshold'])}</td>"
+        f"<td>{e(str(c.get('reason', '')))}</td></tr>" for c in summary.get("checks", []))
+    drift = summary.get("drift") or {}
+    cols = [c for c in drift.get("columns", []) if c.get("role") != "prediction"]
+    cols = sorted(cols, key=lambda c: (-(c.get("weight") or 0.0), -c.get("score", 0.0)))[:12]
+    features = "".join(
+        f"<tr class='{'bad' if c.get('drifted') else ''}'><td>{e(str(c['column']))}"
+        f"{' (watched)' if c['column'] in drift.get('watched', []) else ''}</td><td>{_num(c.get('weight'))}</td>"
+        f"<td>{_num(c.get('score'))}</td><td>{_num(c.get('threshold'))}</td><td>{_num(c.get('noise'))}</td>"
+        f"<td>{_num(c.get('normal'))}</td><td>{'DRIFTED' if c.get('drifted') else ''}</td></tr>" for c in cols)
+    ref = summary.get("reference") or {}
+    retrain = summary.get("retrain") or {}
+    labels = "yes: performance measured" if summary.get("labels") else "no: performance estimated"
+    notes = "".join(f"<li>{e(str(n))}</li>" for n in summary.get("notes", []) or [])
+    return f"""
+<div id="crmlab-verdict" style="font-family:sans-serif;margin:16px 24px;padding:12px 16px;border:3px solid {colour};
+ border-radius:6px;background:#fff">
+<h1 style="margin:0 0 6px 0;color:{colour}">{e(str(summary.get('model')))} v{e(str(summary.get('version')))}:
+ {e(status.upper())}</h1>
+<p style="margin:0 0 8px 0;font-size:15px">{e(str(summary.get('verdict', '')))}</p>
+<p style="margin:0 0 8px 0;font-size:13px">Batch {e(str(summary.get('data_window', '')))}, {summary.get('rows', '?')}
+ rows; labels: {labels}. Compared with: <b>{e(str(ref.get('name', '-')))}</b> ({ref.get('rows', '?')} rows)
+ - {e(str(ref.get('why', '')))}.</p>
+{_table("Policy checks (the Tests tab below holds exactly these)",
+        ["check", "status", "value", "threshold", "in words"], checks)}
+{_table("Inputs, most important first (drifted when score >= its calibrated threshold)",
+        ["feature", "importance weight", "drift score", "threshold", "noise", "year-over-year", ""], features)}
+{f"<p style='font-size:13px'><b>Retrain</b>: {e(str(retrain.get('status')))} - {e(str(retrain.get('message')))}</p>"
+ if retrain else ""}
+{f"<ul style='font-size:12px;color:#555'>{notes}</ul>" if notes else ""}
+</div>
+"""
+
+
+def _table(title: str, headers: list[str], rows: str) -> str:
+    head = "".join(f"<th style='text-align:left;padding:2px 8px'>{html.escape(h)}</th>" for h in headers)
+    return (f"<h3 style='margin:10px 0 4px 0;font-size:14px'>{html.escape(title)}</h3>"
+            "<style>#crmlab-verdict tr.bad td{color:#b3261e;font-weight:bold} #crmlab-verdict td{padding:2px 8px;"
+            "font-size:13px;border-bottom:1px solid #eee}</style>"
+            f"<table style='border-collapse:collapse'><tr>{head}</tr>{rows}</table>")
+
+
+def _num(value: Any) -> str:
+    if value is None:
+        return "-"
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return html.escape(str(value))
+    return f"{number:.3f}" if number == number else "n/a"
 
 
 def write_index(reports_dir: Path) -> Path:
@@ -105,7 +168,7 @@ def _index_rows(reports_dir: Path) -> list[str]:
             f"<tr class='{css}'><td>{html.escape(data.get('started_at', '')[:19])}</td>"
             f"<td>{html.escape(str(data.get('model', '')))} v{html.escape(str(data.get('version', '?')))}</td>"
             f"<td>{html.escape(str(data.get('data_window', '')))}</td>"
-            f"<td>{html.escape(str(data.get('reference', {}).get('name', '-') if isinstance(data.get('reference'), dict) else '-'))}</td>"
+            f"<td>{html.escape(str((data.get('reference') or {}).get('name', '-')))}</td>"
             f"<td>{labels}</td>"
             f"<td><a href='{html.escape(str(rel.with_suffix('.html')))}'>report</a> · "
             f"<a href='{html.escape(str(rel))}'>json</a></td>"

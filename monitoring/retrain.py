@@ -10,8 +10,9 @@ check. (Monitors on different hosts sharing a remote tracking server rely on the
 A retrain is the family's MLflow project entry point ``train_<family>`` (which registers a challenger),
 then the promotion gate (``training.core.promotion.promote``). Whatever fails - launch, training, gate -
 is returned as the outcome, never raised: the champion alias only moves when the gate promotes, so a
-failed retrain leaves the champion untouched. A failed attempt still counts for its window (no retry
-loop every scheduler tick); a new window, or deleting the failed run, allows another.
+failed retrain leaves the champion untouched. A failed attempt does not use up its window: its run is
+tagged ``crmlab.retrain_outcome=failed`` (or ended FAILED) and the next monitor may try again; a retrain
+that ran (promoted or refused by the gate) or is still running does.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from typing import Any, Protocol
 from training.settings import Settings
 
 TRIGGER_TAG = "crmlab.trigger_key"
+OUTCOME_TAG = "crmlab.retrain_outcome"
 LOCK_TIMEOUT_S = 120.0
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -111,14 +113,18 @@ def retrain(request: RetrainRequest, settings: Settings, *, launcher: Launcher |
                               f"for {LOCK_TIMEOUT_S:.0f} s; it decides about this window")
     ok = _wait(launched, settings)
     if not ok:
-        return RetrainOutcome("failed", key, f"{request.entry_point} failed (run {launched.run_id}); the champion "
-                              "is unchanged", launched.run_id)
-    try:
-        decision = (promoter or gate_promoter)(request.model_name, settings)
-    except Exception as err:
-        return RetrainOutcome("failed", key, f"trained (run {launched.run_id}) but the promotion gate failed: "
-                              f"{_short(err)}; the champion is unchanged", launched.run_id)
-    return RetrainOutcome("succeeded", key, f"retrained (run {launched.run_id})", launched.run_id, decision)
+        outcome = RetrainOutcome("failed", key, f"{request.entry_point} failed (run {launched.run_id}); the "
+                                 "champion is unchanged and the window stays open", launched.run_id)
+    else:
+        try:
+            decision = (promoter or gate_promoter)(request.model_name, settings)
+            outcome = RetrainOutcome("succeeded", key, f"retrained (run {launched.run_id})", launched.run_id,
+                                     decision)
+        except Exception as err:
+            outcome = RetrainOutcome("failed", key, f"trained (run {launched.run_id}) but the promotion gate "
+                                     f"failed: {_short(err)}; the champion is unchanged", launched.run_id)
+    _tag(launched.run_id, {OUTCOME_TAG: outcome.status}, settings)
+    return outcome
 
 
 def lock_path(settings: Settings, model_name: str, lock_dir: Path | None = None) -> Path:
@@ -130,11 +136,32 @@ def lock_path(settings: Settings, model_name: str, lock_dir: Path | None = None)
 
 
 def find_trigger(key: str, settings: Settings) -> tuple[str, str] | None:
-    """(run id, status) of a run already tagged with this trigger key, in any experiment."""
+    """(run id, status) of a run with this trigger key that used up its window (running, or ran and did
+    not fail), in any experiment; failed attempts are ignored so a later monitor may retry."""
     runs = _client(settings).search_runs(
-        experiment_ids=_all_experiments(settings), filter_string=f"tags.`{TRIGGER_TAG}` = '{key}'", max_results=1,
+        experiment_ids=_all_experiments(settings), filter_string=f"tags.`{TRIGGER_TAG}` = '{key}'", max_results=50,
     )
-    return (runs[0].info.run_id, runs[0].info.status) if runs else None
+    for run in runs:
+        if run.info.status != "FAILED" and run.data.tags.get(OUTCOME_TAG) != "failed":
+            return run.info.run_id, run.info.status
+    return None
+
+
+def labelled_rows(features: str | Path, label: str | None) -> int:
+    """Rows of a features directory / file with a non-null ``label`` (all rows when the family has none);
+    0 when it cannot be read."""
+    import pandas as pd
+
+    path = Path(features)
+    path = path / "features.parquet" if path.is_dir() else path
+    try:
+        if label is None:
+            import pyarrow.parquet as pq
+
+            return int(pq.ParquetFile(path).metadata.num_rows)
+        return int(pd.read_parquet(path, columns=[label])[label].notna().sum())
+    except Exception:  # (missing file, no such column, not Parquet: nothing to train on)
+        return 0
 
 
 def mlflow_project_launcher(request: RetrainRequest, settings: Settings) -> LaunchedRun:

@@ -60,6 +60,10 @@ class MonitorResult:
     def errors(self) -> list[ModelResult]:
         return [m for m in self.models if m.status == "error"]
 
+    @property
+    def failed_retrains(self) -> list[ModelResult]:
+        return [m for m in self.models if m.retrain is not None and m.retrain.status == "failed"]
+
     def model(self, name: str) -> ModelResult:
         return next(m for m in self.models if m.model_name == name)
 
@@ -82,9 +86,11 @@ def run_monitor(current: pd.DataFrame | str | Path, model_names: list[str], poli
     reports_dir.mkdir(parents=True, exist_ok=True)
     workspace_dir = Path(workspace_dir) if workspace_dir else reports_dir / "workspace"
     started = datetime.now(UTC)
+    from monitoring.reference import LOGGED, seasonal_baseline
+
+    baseline = seasonal_baseline(batch, source, settings) if source else LOGGED
     context = _Context(batch, window, policy, reports_dir, workspace_dir, retrain, labels_available,
-                       started, source, train_features or _features_dir(source), launcher, promoter, lock_dir,
-                       settings)
+                       started, source, train_features, launcher, promoter, lock_dir, settings, baseline)
     results = []
     tags = {"crmlab.data_window": window, "crmlab.models": ",".join(model_names),
             "crmlab.labels_available": str(labels_available).lower()}
@@ -117,6 +123,7 @@ class _Context:
     promoter: Promoter | None
     lock_dir: Path | None
     settings: Settings
+    baseline: Any = None  # monitoring.reference.Baseline
 
 
 def _monitor_model(name: str, ctx: _Context) -> ModelResult:
@@ -138,7 +145,7 @@ def _monitor_model(name: str, ctx: _Context) -> ModelResult:
             result.crossings, result.metrics = assessment.crossings, assessment.metrics
             result.drifted_features = assessment.drift.drifted_features
             result.status = "alert" if assessment.crossings else "ok"
-            result.verdict = verdict(assessment.crossings)
+            result.verdict = verdict(assessment.checks)
             result.retrain = _maybe_retrain(champion, assessment.crossings, ctx, run.info.run_id)
             summary |= _summary(champion, assessment)
         except Exception as err:  # (one model's failure must not stop the others)
@@ -164,40 +171,101 @@ def _monitor_model(name: str, ctx: _Context) -> ModelResult:
 def _assess(champion: Champion, ctx: _Context, files: ReportFiles):
     from monitoring.assess import assess
 
-    batch = ctx.batch
     days = ctx.settings.active_window_days
-    population = population_mask(champion.spec, batch, days)
-    if population is not None and not population.all():  # score only the rows the model is defined for
-        champion.notes.append(f"{int((~population).sum())} row(s) outside the {champion.family} population (no "
-                              f"order in the last {days} days) are left out, as in training")
-        batch = batch.loc[population]
+    batch = _in_population(champion, ctx.batch, days, "batch")
     outputs = model_outputs(champion, batch, ctx.source)
     features = batch.drop(columns=[c for c in outputs.columns if c in batch.columns])
     plot = files.plot if champion.spec.task == "binary" and ctx.labels else None
     return assess(champion, features, outputs, ctx.policy, labels=ctx.labels, plot_path=plot,
-                  active_window_days=ctx.settings.active_window_days)
+                  active_window_days=days, comparison=_comparison(champion, ctx), seed=ctx.settings.seed)
+
+
+def _in_population(champion: Champion, frame: pd.DataFrame, days: int, what: str | None) -> pd.DataFrame:
+    """Only the rows the model is defined for (churn: an order in the active window), as in training."""
+    population = population_mask(champion.spec, frame, days)
+    if population is None or population.all():
+        return frame
+    if what:
+        champion.notes.append(f"{int((~population).sum())} row(s) of the {what} outside the {champion.family} "
+                              f"population (no order in the last {days} days) are left out, as in training")
+    return frame.loc[population]
+
+
+def _comparison(champion: Champion, ctx: _Context):
+    """The run's same-season reference scored by this champion; None = the champion's logged sample."""
+    from monitoring.assess import Comparison
+
+    baseline = ctx.baseline
+    if baseline is None or baseline.frame is None:
+        if baseline is not None:
+            return Comparison(baseline.name, baseline.why, champion.reference)
+        return None
+    days = ctx.settings.active_window_days
+    try:
+        scored = []
+        for frame in (baseline.frame, baseline.earlier):
+            if frame is None:
+                scored.append(None)
+                continue
+            rows = _in_population(champion, frame, days, None)
+            outputs = model_outputs(champion, rows, ctx.source)
+            scored.append(pd.concat([rows.drop(columns=[c for c in outputs.columns if c in rows.columns]), outputs],
+                                    axis=1))
+    except Exception as err:  # (the champion cannot score the older rows: say so, use its own sample)
+        champion.notes.append(f"could not score the same-season reference ({type(err).__name__}: {err}); "
+                              "compared with the champion's held-out sample instead")
+        return None
+    return Comparison(baseline.name, baseline.why, scored[0], scored[1])
 
 
 def _maybe_retrain(champion: Champion, crossings: list[Crossing], ctx: _Context,
                    monitoring_run_id: str) -> RetrainOutcome | None:
-    """Retrain when allowed and a crossed check is one the policy retrains on; no crossing, no retrain."""
+    """Retrain when allowed and a crossed check is one the policy retrains on; no crossing, no retrain.
+
+    The retrain trains on the latest *labelled* window: ``--train-features``, else the batch when it
+    carries labels, else the features the champion was trained on. Without enough labelled rows it does
+    not start (and does not use up the window): failed, with the reason.
+    """
     triggering = [c for c in crossings if c.check in ctx.policy.retrain.triggers]
     if not triggering or not ctx.retrain_enabled:
         return None
-    features = ctx.train_features or _champion_param(champion, "features")
-    if not features:
-        key = trigger_key(champion.model_name, ctx.window)
-        return RetrainOutcome("failed", key, "no training data: pass --train-features PATH (the batch was given "
-                              "as a frame, and the champion's run recorded no features path)")
+    key = trigger_key(champion.model_name, ctx.window)
+    features, why = _training_window(champion, ctx)
+    if features is None:
+        return RetrainOutcome("failed", key, f"not started: {why}; the window stays open for a later retrain")
     request = RetrainRequest(
         model_name=champion.model_name, family=champion.family,
-        trigger_key=trigger_key(champion.model_name, ctx.window), data_window=ctx.window,
+        trigger_key=key, data_window=ctx.window,
         reasons=tuple(c.reason for c in triggering),
         parameters={"features": str(features), "model_name": champion.model_name,
                     "trials": str(ctx.policy.retrain.trials)},
         monitoring_run_id=monitoring_run_id,
     )
-    return retrain(request, ctx.settings, launcher=ctx.launcher, promoter=ctx.promoter, lock_dir=ctx.lock_dir)
+    outcome = retrain(request, ctx.settings, launcher=ctx.launcher, promoter=ctx.promoter, lock_dir=ctx.lock_dir)
+    outcome.details["training_features"] = f"{features} ({why})"
+    return outcome
+
+
+def _training_window(champion: Champion, ctx: _Context) -> tuple[str | None, str]:
+    """(features directory to retrain on, why), or (None, why not)."""
+    from monitoring.retrain import labelled_rows
+
+    label, need = champion.spec.label, ctx.policy.retrain.min_labelled_rows
+    candidates = [(ctx.train_features, "--train-features"), (_features_dir(ctx.source), "the monitored batch"),
+                  (_champion_param(champion, "features"), "the champion's training features")]
+    tried = []
+    for path, what in candidates:
+        if not path:
+            continue
+        rows = labelled_rows(path, label)
+        if rows >= need:
+            return path, f"{what}, {rows} labelled rows"
+        tried.append(f"{what} ({path}): {rows} labelled rows")
+        if what == "--train-features":
+            break  # an explicit choice is not second-guessed
+    detail = "; ".join(tried) or "no features path known (the batch was given as a frame)"
+    return None, (f"no labelled window with at least {need} rows to retrain {champion.model_name} on ({detail}); "
+                  "pass --train-features DIR with features whose outcome window has elapsed")
 
 
 def _policy_params(policy: Policy) -> dict[str, str]:
@@ -232,6 +300,7 @@ def _summary(champion: Champion, assessment) -> dict[str, Any]:
     return {
         "family": champion.family, "version": champion.version, "champion_run_id": champion.run_id,
         "rows": assessment.rows, "metrics": assessment.metrics,
+        "reference": assessment.reference, "checks": [c.to_dict() for c in assessment.checks],
         "crossings": [c.to_dict() for c in assessment.crossings], "drift": assessment.drift.to_dict(),
         "calibration": assessment.calibration.to_dict() if assessment.calibration else None,
         "notes": assessment.notes,

@@ -91,9 +91,12 @@ def command(**options) -> None:
 
     Writes reports/<date>/<model>-<time>.html and .json, updates reports/index.html, logs them to the
     MLflow experiment 'monitoring' and the Evidently workspace (see `crmlab reports`). Exit code 1 when a
-    model could not be monitored; alerts alone exit 0 (they are in the reports).
+    model could not be monitored or a retrain it asked for failed (or could not start: no labelled
+    window); alerts alone exit 0 (they are in the reports).
     """
     result = run_from_options(**options)
     print_result(result)
-    if result.errors:
+    for m in result.failed_retrains:
+        click.echo(f"error: retrain of {m.model_name} failed: {m.retrain.message}", err=True)
+    if result.errors or result.failed_retrains:
         raise SystemExit(1)

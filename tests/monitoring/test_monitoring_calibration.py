@@ -30,7 +30,7 @@ def _labelled(reference, current, tmp_path):
 def test_a_miscalibrated_model_is_flagged_with_its_ece(reference, tmp_path):
     current = churn_batch(2500, seed=11, miscalibrate=2.5)
     result = _labelled(reference, current, tmp_path)
-    crossing = next(c for c in result.crossings if c.check == "calibration")
+    crossing = next(c for c in result.crossings if c.check == "calibration" and "ECE" in c.reason)
     expected = expected_calibration_error(current["churned"].to_numpy(), current["churn_probability"].to_numpy())
     assert crossing.value == pytest.approx(expected)  # the training definition, reused
     assert crossing.value > 0.05
@@ -53,6 +53,19 @@ def test_a_calibrated_model_passes_and_the_report_holds_ece_and_brier_with_tests
     assert {"ExpectedCalibrationError", "BrierScore", "RocAuc"} <= set(kinds)
     ece_tests = [t for t in snap["tests"] if t["metric_config"]["metric_id"] == kinds["ExpectedCalibrationError"]["id"]]
     assert [str(t["status"]).rsplit(".", 1)[-1] for t in ece_tests] == ["SUCCESS"]
+
+
+def test_calibration_in_the_large_flags_a_higher_churn_rate_with_its_binomial_interval(reference, tmp_path):
+    current = churn_batch(2500, seed=15)
+    rng = np.random.default_rng(15)
+    # Concept drift: 6% of the customers churn on top of what the (unchanged) model predicts.
+    current["churned"] = current["churned"] | (rng.random(len(current)) < 0.06)
+    result = _labelled(reference, current, tmp_path)
+    large = next(c for c in result.checks if c.check == "calibration" and "in the large" in c.reason)
+    assert large.crossed and large.value > large.threshold
+    assert "binomial" in large.reason and f"{large.threshold:.3f}" in large.reason
+    calm = _labelled(reference, churn_batch(2500, seed=16), tmp_path)
+    assert not next(c for c in calm.checks if "in the large" in c.reason).crossed
 
 
 def test_labels_missing_for_some_rows_are_counted_not_silently_dropped(reference, tmp_path):

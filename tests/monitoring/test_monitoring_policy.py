@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from monitoring.policy import Observations, Policy, PolicyError, evaluate, load_policy, parse_policy, verdict
+from monitoring.policy import Policy, PolicyCheck, PolicyError, load_policy, parse_policy, verdict
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "MONITORING.md"
 
@@ -41,10 +41,10 @@ def test_every_policy_field_and_default_is_documented():
 
 
 @pytest.mark.parametrize(("data", "named"), [
-    ({"feature_drift": {"max_share": 1.5}}, "feature_drift.max_share"),
+    ({"feature_drift": {"max_weight": 1.5}}, "feature_drift.max_weight"),
     ({"calibraton": {"max_ece": 0.1}}, "calibraton: unknown field"),
-    ({"prediction_drift": {"method": "ks"}}, "prediction_drift.method"),
-    ({"feature_drift": {"method": "not-a-test"}}, "feature_drift.method"),
+    ({"normal": {"margin": 0}}, "normal.margin"),
+    ({"feature_drift": {"max_share": 0.3}}, "feature_drift.max_share: unknown field"),
     ({"retrain": {"triggers": ["everything"]}}, "retrain.triggers.0"),
     ({"calibration": {"max_ece": "high"}}, "calibration.max_ece"),
 ])
@@ -68,20 +68,15 @@ def test_unreadable_or_missing_files_say_what_to_do(tmp_path):
         load_policy(listed)
 
 
-def test_evaluation_returns_each_crossed_threshold_with_its_reason():
-    obs = Observations(important_share=0.4, drifted_important=("f00", "f03"), important_count=5,
-                       prediction_scores={"churn_probability": 0.25, "p_alive": 0.01}, ece=0.09, labelled_rows=1500,
-                       auc_drop=0.02, auc_how="measured", share_changes={"segment_name": 0.15, "risk_band": 0.05})
-    crossings = {c.check: c for c in evaluate(Policy(), obs)}
-    assert set(crossings) == {"feature_drift", "prediction_drift", "calibration", "share_shift"}
-    assert "2 of 5 important features drifted (f00, f03)" in crossings["feature_drift"].reason
-    assert crossings["prediction_drift"].value == 0.25 and "churn_probability" in crossings["prediction_drift"].reason
-    assert "segment_name" in crossings["share_shift"].reason
-    assert verdict(list(crossings.values())).startswith("ALERT: ")
+def test_verdict_names_every_crossed_check_with_value_and_threshold():
+    checks = [PolicyCheck("feature_drift", 0.42, 0.3, True, "feature drift 0.42 (threshold 0.3)"),
+              PolicyCheck("auc_drop", 0.01, 0.05, False, "ROC AUC drop 0.010 (threshold 0.05)")]
+    line = verdict(checks)
+    assert line.startswith("ALERT: ") and "0.42" in line and "threshold 0.3" in line and "auc" not in line
+    assert verdict(checks[1:]) == "OK: none of 1 checks crossed its threshold"
 
 
-def test_nothing_crossed_and_small_labelled_samples_are_not_judged():
-    quiet = Observations(important_share=0.1, prediction_scores={"churn_probability": 0.02}, ece=0.2,
-                         labelled_rows=50, auc_drop=0.01, share_changes={"risk_band": 0.02})
-    assert evaluate(Policy(), quiet) == []
-    assert verdict([]) == "OK: no threshold crossed"
+def test_default_retrain_triggers_are_the_quality_checks_not_watched_inputs():
+    triggers = Policy().retrain.triggers
+    assert "watched_inputs" not in triggers
+    assert {"feature_drift", "prediction_drift", "auc_drop", "calibration", "clv_quality"} <= set(triggers)

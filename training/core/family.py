@@ -50,10 +50,17 @@ class MonitoringSpec:
     group: str | None = None                    # output to break calibration down by
     ignored_outputs: tuple[str, ...] = ()       # outputs not monitored (free text, ids)
     active_population: bool = False             # only customers with an order in the active window
+    # Inputs watched on their own (model inputs or not): where this family's drift shows first.
+    # A name ending in "_" is a prefix (``cat_share_`` = every category share).
+    watched: tuple[str, ...] = ()
 
     @property
     def outputs(self) -> tuple[str, ...]:
         return self.numeric_outputs + self.categorical_outputs + self.ignored_outputs
+
+    def watched_columns(self, columns: list[str]) -> list[str]:
+        """The watched inputs among ``columns``, in ``columns`` order."""
+        return [c for c in columns if any(c == w or (w.endswith("_") and c.startswith(w)) for w in self.watched)]
 
 
 @dataclass(frozen=True)

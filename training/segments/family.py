@@ -23,7 +23,8 @@ class SegmentsFamily:
                      "from `crmlab features`; the latest cutoff is segmented.", "dir"),
     )
     monitoring = MonitoringSpec(task="segments", numeric_outputs=("distance",),
-                                categorical_outputs=("segment_name",), ignored_outputs=("segment_id",))
+                                categorical_outputs=("segment_name",), ignored_outputs=("segment_id",),
+                                watched=("channel_share_", "cat_share_"))
     profile = ProfileSpec(outputs=("segment_id", "segment_name"))
     input_errors = (SegmentationInputError,)
 
