@@ -53,3 +53,7 @@ def test_clv_and_segments_champions_are_monitored_without_error(tmp_path):
     assert "prediction_drift.predicted_spend" in result.model("clv").metrics
     assert "share_shift.segment_name" in result.model("segments").metrics
     assert result.errors == []
+    # --labels-available without --model reaches segments too, which has no label: judged without one.
+    labelled = run_monitor(batch, ["segments"], Policy(), tmp_path / "reports", retrain=False, settings=settings,
+                           labels_available=True)
+    assert labelled.errors == [], labelled.model("segments").verdict

@@ -39,12 +39,57 @@ def test_monitor_writes_reports_and_names_bad_policy_fields(tmp_path):
     assert len(list((tmp_path / "reports").glob("*/churn-*.json"))) == 1
 
     policy = tmp_path / "policy.yaml"
-    policy.write_text("feature_drift:\n  max_share: 2\n")
+    policy.write_text("feature_drift:\n  max_weight: 2\n")
     bad = CliRunner().invoke(command, ["--current", str(batch), "--policy", str(policy)])
     assert bad.exit_code != 0
-    assert "feature_drift.max_share" in bad.output and "Traceback" not in bad.output
+    assert "feature_drift.max_weight" in bad.output and "Traceback" not in bad.output
 
     missing = CliRunner().invoke(command, ["--current", str(batch), "--model", "churn,nosuch",
                                            "--reports-dir", str(tmp_path / "reports")])
     assert missing.exit_code == 1
     assert "nosuch" in missing.output and "error" in missing.output
+
+
+def test_a_retrain_with_no_labelled_window_does_not_run_exits_non_zero_and_keeps_the_window(tmp_path):
+    from crmlab.commands.monitor import command
+    from monitoring.data import data_window
+    from monitoring.retrain import find_trigger, trigger_key
+
+    settings = get_settings()
+    register_synthetic_champion(churn_batch(2000, seed=410), settings)
+    batch = tmp_path / "features"
+    batch.mkdir()
+    drifted = churn_batch(800, seed=411, shift={"f00": 1.5, "f01": 1.5}, cutoff="2024-09-30")
+    unlabelled = drifted.drop(columns=["churn_probability", "risk_band", "churned"])  # outcome window still open
+    unlabelled.to_parquet(batch / "features.parquet")
+    out = CliRunner().invoke(command, ["--current", str(batch), "--model", "churn", "--retrain",
+                                       "--reports-dir", str(tmp_path / "reports")])
+    assert out.exit_code == 1, out.output
+    assert "retrain of churn failed" in out.output and "no labelled window" in out.output
+    assert "Traceback" not in out.output
+    assert find_trigger(trigger_key("churn", data_window(unlabelled)), settings) is None  # window not used up
+    assert "not started" in (tmp_path / "reports" / "index.html").read_text()
+
+
+def _one_report(args) -> str:
+    from datetime import datetime
+
+    from monitoring.reports import report_paths, write_index, write_report
+
+    reports, n = args
+    files = report_paths(reports, "churn", datetime(2026, 1, 2, 3, 4, 5))  # all in the same second
+    write_report(files, {"model": "churn", "verdict": f"OK run {n}", "started_at": "2026-01-02T03:04:05",
+                         "status": "ok", "labels": False}, None)
+    write_index(reports)
+    return files.json.name
+
+
+def test_concurrent_monitors_never_overwrite_each_others_reports(tmp_path):
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(5) as pool:
+        names = list(pool.map(_one_report, [(tmp_path, n) for n in range(5)]))
+    assert len(set(names)) == 5
+    assert len(list(tmp_path.glob("*/churn-*.json"))) == 5
+    index = (tmp_path / "index.html").read_text()
+    assert all(f"OK run {n}<" in index for n in range(5)) and index.count("<tr class=") == 5
