@@ -12,7 +12,15 @@ from pathlib import Path
 import mlflow
 import pytest
 
-from monitoring.retrain import OUTCOME_TAG, TRIGGER_TAG, RetrainRequest, command_launcher, find_trigger, retrain, trigger_key
+from monitoring.retrain import (
+    OUTCOME_TAG,
+    TRIGGER_TAG,
+    RetrainRequest,
+    command_launcher,
+    find_trigger,
+    retrain,
+    trigger_key,
+)
 from training.settings import get_settings
 
 
