@@ -269,7 +269,7 @@ def _training_window(champion: Champion, ctx: _Context) -> tuple[str | None, str
 
 
 def _policy_params(policy: Policy) -> dict[str, str]:
-    """The policy as flat MLflow params (``policy.feature_drift.max_share`` ...), so runs say what judged them."""
+    """The policy as flat MLflow params (``policy.feature_drift.max_weight`` ...), so runs say what judged them."""
     flat: dict[str, str] = {}
     for section, values in policy.model_dump().items():
         if isinstance(values, dict):

@@ -14,7 +14,7 @@ PROJECT_PREFIX = "crmlab: "
 
 # (panel title, crmlab custom metric class, legend)
 PANELS: tuple[tuple[str, str, str], ...] = (
-    ("Drift share of important features", "DriftedFeatureShare", "drifted share"),
+    ("Importance-weighted share of drifted feature groups", "WeightedDriftShare", "drifted weight"),
     ("Expected calibration error (labelled windows)", "ExpectedCalibrationError", "ECE"),
     ("Estimated ROC AUC (no labels needed)", "EstimatedRocAuc", "estimated AUC"),
     ("ROC AUC drop vs reference", "RocAucDrop", "AUC drop"),
