@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 NUMERIC_METHOD = "wasserstein"
+BOOTSTRAP_ROWS = 2000
 CATEGORICAL_METHOD = "jensenshannon"
 
 
@@ -65,8 +66,12 @@ def calibrate(reference: pd.DataFrame, earlier: pd.DataFrame | None, current_row
               seed: int) -> dict[str, ColumnNorm]:
     """Per column: noise (bootstrap from ``reference``), normal change (``earlier`` vs ``reference``), threshold."""
     rng = np.random.default_rng(seed)
-    n_ref = len(reference)
-    picks = [(rng.integers(0, n_ref, n_ref), rng.integers(0, n_ref, max(current_rows, 1))) for _ in range(draws)]
+    n_ref, n_cur = len(reference), max(current_rows, 1)
+    # Large samples: bootstrap at most BOOTSTRAP_ROWS per side and scale the noise by the square root of
+    # the ratio of (1/n_ref + 1/n_cur) (sampling noise of these distances shrinks as 1/sqrt(n)).
+    m_ref, m_cur = min(n_ref, BOOTSTRAP_ROWS), min(n_cur, BOOTSTRAP_ROWS)
+    scale = float(np.sqrt((1 / n_ref + 1 / n_cur) / (1 / m_ref + 1 / m_cur)))
+    picks = [(rng.integers(0, n_ref, m_ref), rng.integers(0, n_ref, m_cur)) for _ in range(draws)]
     out: dict[str, ColumnNorm] = {}
     for column in numeric + categorical:
         is_cat = column in categorical
@@ -74,7 +79,7 @@ def calibrate(reference: pd.DataFrame, earlier: pd.DataFrame | None, current_row
         values = _encoded(reference[column], is_cat)
         scores = np.array([score(values[a], values[b]) for a, b in picks], dtype=float)
         scores = scores[np.isfinite(scores)]
-        noise = float(scores.mean() + 3 * scores.std()) if scores.size else 0.0
+        noise = scale * float(scores.mean() + 3 * scores.std()) if scores.size else 0.0
         normal = None
         if earlier is not None and column in earlier.columns:
             change = drift_score(earlier[column], reference[column], is_cat)
