@@ -30,30 +30,36 @@ OUT = ROOT / "bench" / "out"
 DRIFTS = (0.0, 0.3, 0.7)
 FAMILIES = ("churn", "clv", "segments")
 CURRENT = "2026-01-01"
+WORLD_END = date(2025, 12, 31)
 
 
 def world(seed: int, drift: float, customers: int, trials: int, workdir: Path) -> dict:
     """One world end to end; returns each family's status, crossed checks and the AUC pair."""
+    from datetime import timedelta
+
     import click
 
-    from crmlab.commands.main import WORLD_END, _Steps, training_cutoffs
+    from crmlab.commands.main import _command
     from crmlab.commands.options import load_settings
+    from crmlab.commands.train import family_command
     from monitoring.policy import Policy
     from monitoring.run import run_monitor
 
     settings = load_settings(seed=seed)
     raw, clean, feats, current = (workdir / p for p in ("raw", "clean", "features", "current"))
-    cutoffs = ",".join(d.isoformat() for d in training_cutoffs(WORLD_END, settings.horizon_days))
+    horizon = settings.horizon_days
+    # `main`'s cutoffs on a world ending 2025-12-31: one horizon back from its end, then two more.
+    cutoffs = ",".join((WORLD_END - timedelta(days=horizon * k)).isoformat() for k in (3, 2, 1))
     started = time.perf_counter()
     with click.Context(click.Command("bench")) as ctx:
-        step = _Steps(ctx)
-        step("generate", n_customers=customers, seed=seed, out=raw, drift=drift, end="2026-03-31",
-             drift_start="2025-07-20")
-        step("ingest", source=str(raw), out_dir=clean, demo=True)
-        step("features", data_dir=clean, cutoffs=cutoffs, horizon_days=settings.horizon_days, out_dir=feats)
-        step("features", data_dir=clean, cutoffs=CURRENT, horizon_days=settings.horizon_days, out_dir=current)
+        ctx.invoke(_command("generate"), n_customers=customers, seed=seed, out=raw, drift=drift, end="2026-03-31",
+                   drift_start="2025-07-20")
+        ctx.invoke(_command("ingest"), source=str(raw), out_dir=clean, demo=True)
+        ctx.invoke(_command("features"), data_dir=clean, cutoffs=cutoffs, horizon_days=horizon, out_dir=feats)
+        ctx.invoke(_command("features"), data_dir=clean, cutoffs=CURRENT, horizon_days=horizon, out_dir=current,
+                   vocabulary_from=feats)
         for family in FAMILIES:
-            step.train(family, features_dir=str(feats), trials=trials, seed=seed, promote=True)
+            ctx.invoke(family_command(family), features_dir=str(feats), trials=trials, seed=seed, promote=True)
     trained = time.perf_counter() - started
     unlabelled = current / "unlabelled"
     unlabelled.mkdir()
@@ -110,6 +116,7 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=4)
     parser.add_argument("--drifts", default=",".join(map(str, DRIFTS)))
     parser.add_argument("--jobs", type=int, default=1, help="worlds run at once (each in its own process)")
+    parser.add_argument("--fresh", action="store_true", help="forget worlds measured by earlier invocations")
     parser.add_argument("--seed", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--drift", type=float, help=argparse.SUPPRESS)
     parser.add_argument("--workdir", help=argparse.SUPPRESS)
@@ -119,13 +126,16 @@ def main() -> None:
         return
     OUT.mkdir(parents=True, exist_ok=True)
     rows_path = OUT / "monitor_quality.jsonl"
-    rows_path.unlink(missing_ok=True)
+    if args.fresh:
+        rows_path.unlink(missing_ok=True)
     worlds = [(seed, float(d)) for seed in range(args.first_seed, args.first_seed + args.seeds)
               for d in args.drifts.split(",")]
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(args.jobs) as pool:
-        rows = [r for r in pool.map(lambda w: _run_world(*w, args, rows_path), worlds) if r is not None]
+        list(pool.map(lambda w: _run_world(*w, args, rows_path), worlds))
+    # Every world measured so far (earlier invocations too, unless --fresh): the latest row per world.
+    rows = list({(r["seed"], r["drift"]): r for r in map(json.loads, rows_path.read_text().splitlines())}.values())
     table = summarize(rows, args)
     (OUT / "monitor_quality.md").write_text(table + "\n")
     print(table)
