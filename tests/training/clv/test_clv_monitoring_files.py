@@ -33,7 +33,7 @@ def test_lightgbm_winner_logs_reference_with_served_outputs_and_gain_importance(
     spec = family_spec("clv")
     assert "customer_id" not in reference.columns
     assert set(spec.outputs) | {spec.label} | set(problem.features) <= set(reference.columns)
-    assert len(reference) == min(5000, len(problem.tier_population))
+    assert len(reference) == min(5000, len(problem.holdout))  # held out: predictions out of sample
     assert reference["future_spend"].notna().all() and (reference["future_spend"] >= 0).all()
     # The outputs are the registered model's own predictions for those inputs.
     served = mlflow.pyfunc.load_model(f"models:/clv/{result.version}").predict(reference[problem.features])
