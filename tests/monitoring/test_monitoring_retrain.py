@@ -132,3 +132,24 @@ def test_two_monitors_at_once_start_at_most_one_retrain(tmp_path):
     statuses = sorted(json.loads(out.strip().splitlines()[-1])["status"] for out, _ in outputs)
     assert statuses == ["skipped", "succeeded"], outputs
     assert _launches(marker) == 1
+
+
+def test_a_retrain_project_run_keeps_its_name_when_the_entry_point_opens_trial_runs(monkeypatch):
+    """`mlflow run` sets MLFLOW_RUN_ID; the entry point's nested trial runs must not take the project run over
+    (it used to end up named `trial-0` with trial 0's parameters)."""
+    from training.tracking import tracked_run
+
+    settings = get_settings()
+    client = mlflow.MlflowClient()
+    experiment = client.get_experiment_by_name(settings.experiment)
+    experiment_id = experiment.experiment_id if experiment else client.create_experiment(settings.experiment)
+    project = client.create_run(experiment_id, run_name="retrain churn (cutoff=2024-06-30)")
+    monkeypatch.setenv("MLFLOW_RUN_ID", project.info.run_id)
+    with tracked_run(settings, "train-churn") as run:
+        assert run.info.run_id == project.info.run_id  # the entry point still logs into the project run
+        with mlflow.start_run(run_name="trial-0", nested=True) as trial:
+            mlflow.log_param("num_leaves", 31)
+    after = client.get_run(project.info.run_id)
+    assert after.info.run_name == "retrain churn (cutoff=2024-06-30)"
+    assert "num_leaves" not in after.data.params
+    assert client.get_run(trial.info.run_id).data.tags["mlflow.parentRunId"] == project.info.run_id
