@@ -159,14 +159,13 @@ def paired_bootstrap(diff: np.ndarray, *, resamples: int = RESAMPLES, seed: int 
 def _check_first(decision: PromotionDecision, gate: GateSpec, model_name: str, challenger,
                  holdout: pd.DataFrame | None) -> None:
     """The first version: no comparison, but the gate's absolute checks on its holdout."""
-    import mlflow
 
     try:
         holdout = _holdout_for(decision, challenger, holdout)
     except ValueError as err:
         decision.reason = f"first version, but its absolute checks cannot run: {err}"
         return
-    output = mlflow.pyfunc.load_model(f"models:/{model_name}/{challenger.version}").predict(holdout)
+    output = _scored(model_name, challenger.version, holdout)
     checks = gate.checks(output, holdout)
     decision.checks = {k: bool(v) for k, v in checks.items() if k not in gate.relative_checks}
     failed = [k for k, ok in decision.checks.items() if not ok]
@@ -176,6 +175,21 @@ def _check_first(decision: PromotionDecision, gate: GateSpec, model_name: str, c
     else:
         decision.promoted = True
         decision.reason = "first version: no champion to compare against; all absolute checks pass"
+
+
+def _scored(model_name: str, version: str, holdout: pd.DataFrame):
+    """A version's outputs on the holdout, given only the columns its signature reads.
+
+    The holdout also carries labels and baselines for the gate; passing them to the model would only
+    make MLflow warn about extra inputs on every promotion.
+    """
+    import mlflow
+
+    model = mlflow.pyfunc.load_model(f"models:/{model_name}/{version}")
+    schema = model.metadata.get_input_schema()
+    if schema is not None and schema.has_input_names():
+        holdout = holdout[[c for c in schema.input_names() if c in holdout.columns]]
+    return model.predict(holdout)
 
 
 def _holdout_for(decision: PromotionDecision, challenger, holdout: pd.DataFrame | None) -> pd.DataFrame:
@@ -190,17 +204,16 @@ def _holdout_for(decision: PromotionDecision, challenger, holdout: pd.DataFrame 
 
 def _compare(decision: PromotionDecision, gate: GateSpec, model_name: str, challenger, champion,
              holdout: pd.DataFrame | None) -> None:
-    import mlflow
     from mlflow.exceptions import MlflowException
 
     holdout = _holdout_for(decision, challenger, holdout)
     decision.tolerance = gate.tolerance
-    challenger_out = mlflow.pyfunc.load_model(f"models:/{model_name}/{challenger.version}").predict(holdout)
+    challenger_out = _scored(model_name, challenger.version, holdout)
     if gate.per_row_loss is None:
         _decide_on_checks(decision, gate, challenger_out, holdout)
         return
     try:
-        champion_out = mlflow.pyfunc.load_model(f"models:/{model_name}/{champion.version}").predict(holdout)
+        champion_out = _scored(model_name, champion.version, holdout)
     except MlflowException as err:
         decision.reason = f"the champion cannot score this holdout ({err.message}); use --force or --holdout"
         return

@@ -38,10 +38,11 @@ def fit_als(counts: sp.csr_matrix, params: AlsParams, seed: int) -> tuple[np.nda
 
     confidence = counts.astype(np.float32).tocsr(copy=True)
     confidence.data = np.log1p(confidence.data)
-    model = AlternatingLeastSquares(factors=params.factors, regularization=params.regularization,
-                                    alpha=params.alpha, iterations=params.iterations, random_state=seed,
-                                    use_gpu=False, calculate_training_loss=False)
-    with threadpool_limits(1, "blas"):  # implicit's own threads do the work; BLAS threads only contend
+    # implicit's own threads do the work; BLAS threads only contend (the constructor checks, and warns)
+    with threadpool_limits(1, "blas"):
+        model = AlternatingLeastSquares(factors=params.factors, regularization=params.regularization,
+                                        alpha=params.alpha, iterations=params.iterations, random_state=seed,
+                                        use_gpu=False, calculate_training_loss=False)
         model.fit(confidence, show_progress=False)
     users = np.asarray(model.user_factors, dtype=np.float32)
     items = np.asarray(model.item_factors, dtype=np.float32)

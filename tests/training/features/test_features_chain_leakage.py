@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from module_store import module_store
 
 from training.features.build import build_feature_set
 from training.features.catalog import ID_NAMES, LABEL_NAMES
@@ -70,13 +71,7 @@ def runs(tmp_path_factory) -> tuple[pd.DataFrame, pd.DataFrame]:
     for name, frame in _perturb(_read_raw(home / "raw")).items():
         frame.to_parquet(perturbed / f"{name}.parquet", index=False)
     (perturbed / "schema.yaml").write_text((home / "raw" / "schema.yaml").read_text())
-    # module-wide fixture: its own tracking store and the demo key (the autouse fixture is per test)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
-        mp.setenv("CRMLAB_DEMO", "1")
-        mp.delenv("CRMLAB_PII_KEY", raising=False)
-        mp.delenv("MLFLOW_RUN_ID", raising=False)
-        mp.chdir(home)
+    with module_store(home):
         return _features(home / "raw", home / "clean"), _features(perturbed, home / "clean_perturbed")
 
 

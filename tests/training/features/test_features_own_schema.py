@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from module_store import module_store
 
 from training.features.build import build_feature_set
 from training.ingest import ingest
@@ -25,12 +26,7 @@ def world(tmp_path_factory) -> dict:
     """A clean generated world (no dirt: other date formats would read some dirty dates differently)."""
     home = tmp_path_factory.mktemp("own")
     write_world(generate_world(WorldConfig(n_customers=300, seed=3, dirt_rate=0.0)), home / "raw")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
-        mp.setenv("CRMLAB_DEMO", "1")
-        mp.delenv("CRMLAB_PII_KEY", raising=False)
-        mp.delenv("MLFLOW_RUN_ID", raising=False)
-        mp.chdir(home)
+    with module_store(home):
         native = _features(home / "raw", home / "clean")
         yield {"home": home, "native": native}
 
