@@ -7,7 +7,9 @@
   exceeds the margin, and even an equally good challenger is then refused (the champion is kept).
   That is deliberate; give a larger trusted holdout with ``--holdout``, or ``--force`` (recorded).
 - Checks on the challenger's holdout output: probabilities finite and inside [0, 1]; calibration ECE
-  (10 fixed bins) at most 0.05, because the CRM acts on the probability values, not just the ranking;
+  (10 fixed bins) at most 0.05 plus the ECE a perfectly calibrated model shows by chance on this
+  holdout (``calibrated_ece_noise``: about 0.05 on 500 rows, 0.01 on 10,000), because the CRM acts on
+  the probability values, not just the ranking, and a small holdout must not refuse a calibrated model;
   "not worse than a default": for each ``baseline_<name>`` column of the holdout (test probabilities of
   the default LightGBM and the logistic regression trained on the same rows, written by training), the
   challenger's AUC is at least the baseline's minus ``BASELINE_AUC_MARGIN``. A holdout given by hand
@@ -19,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from training.core.evaluation import expected_calibration_error, per_row_log_loss
+from training.core.evaluation import calibrated_ece_noise, expected_calibration_error, per_row_log_loss
 from training.core.promotion import GateSpec
 
 LABEL = "churned"
@@ -48,7 +50,8 @@ def checks(output: pd.DataFrame, holdout: pd.DataFrame) -> dict[str, bool]:
     p = output[SCORE].to_numpy(dtype=float)
     valid = bool(np.isfinite(p).all() and p.min() >= 0 and p.max() <= 1)
     ece = expected_calibration_error(_labels(holdout), p) if valid else np.inf
-    out = {"probabilities_valid": valid, f"ece_at_most_{MAX_ECE:g}": bool(ece <= MAX_ECE)}
+    allowed = MAX_ECE + calibrated_ece_noise(p) if valid else MAX_ECE
+    out = {"probabilities_valid": valid, f"ece_at_most_{MAX_ECE:g}_plus_noise": bool(ece <= allowed)}
     return out | not_worse_than_baselines(p if valid else None, holdout)
 
 

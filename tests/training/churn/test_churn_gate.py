@@ -45,3 +45,19 @@ def test_first_version_promoted_shuffled_label_challenger_refused_force_recorded
     tags = client.get_model_version("churn", broken.version).tags
     assert tags["gate.decision"] == "promoted" and tags["gate.forced"] == "true"
     assert str(client.get_model_version_by_alias("churn", "champion").version) == broken.version
+
+
+def test_calibration_check_allows_sampling_noise_but_refuses_miscalibration():
+    """A calibrated model passes on small holdouts (where chance alone gives ECE ~0.05); a shifted one fails."""
+    import pandas as pd
+
+    from training.churn.gate import checks
+
+    ece_check = "ece_at_most_0.05_plus_noise"
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        p = rng.beta(2, 5, size=400)
+        holdout = pd.DataFrame({"churned": rng.random(400) < p})
+        assert checks(pd.DataFrame({"churn_probability": p}), holdout)[ece_check], seed
+        shifted = np.clip(p + 0.15, 0, 1)
+        assert not checks(pd.DataFrame({"churn_probability": shifted}), holdout)[ece_check], seed
