@@ -44,13 +44,29 @@ def _wait_for(url: str, timeout_s: float = 240.0) -> None:
     raise SystemExit(f"the MLflow UI did not answer at {url} within {timeout_s:.0f} s")
 
 
-def shoot(page, url: str, out: Path, ready: str | None = None, height: int = 900) -> None:
+# Selectors of the MLflow 3.17 UI (read off its page): the run-name cell's expander, and the close
+# button of the Assistant side panel. Best effort: a newer UI without them still gets its pictures.
+RUN_EXPANDER = 'button[data-component-id*="runnamecellrenderer"]'
+CLOSE_ASSISTANT = 'button[aria-label="Close"]'
+
+
+def _click_if_present(page, selector: str) -> None:
+    target = page.locator(selector).first
+    if target.count():
+        target.click()
+        page.wait_for_timeout(1000)
+
+
+def shoot(page, url: str, out: Path, ready: str | None = None, height: int = 900,
+          clicks: tuple[str, ...] = ()) -> None:
     """One screenshot once the page (a single-page app for the MLflow UI) shows ``ready``."""
     page.set_viewport_size({"width": 1400, "height": height})
     page.goto(url, wait_until="load")
     if ready:
         page.get_by_text(ready, exact=False).first.wait_for(timeout=60_000)
     page.wait_for_timeout(1500)  # charts and tables settle after the first paint
+    for selector in clicks:
+        _click_if_present(page, selector)
     page.screenshot(path=str(out))
     print(f"  {out}")
 
@@ -97,9 +113,9 @@ def main() -> int:
             browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS[1:])
             page = browser.new_page()
             shoot(page, f"{base}/#/experiments/{experiment.experiment_id}/runs", args.out / "runs.png",
-                  ready="main")
+                  ready="main", clicks=(CLOSE_ASSISTANT, RUN_EXPANDER))
             shoot(page, f"{base}/#/models/{args.model}/versions/{champion.version}",
-                  args.out / "model_version.png", ready="champion")
+                  args.out / "model_version.png", ready="champion", clicks=(CLOSE_ASSISTANT,))
             if index.exists():
                 shoot(page, index.resolve().as_uri(), args.out / "reports_index.png")
             if model_reports:
