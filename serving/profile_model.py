@@ -37,6 +37,7 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
 from training.core.families import all_families
+from training.core.model_state import restore
 from training.core.promotion import GateSpec
 from training.core.pyfunc_base import (
     InputSpec,
@@ -97,6 +98,7 @@ class CustomerProfileModel(mlflow.pyfunc.PythonModel):
         return {**self.__dict__, "_models": {}, "_shared": None}
 
     def load_context(self, context) -> None:
+        restore(self, context)  # logged from code: versions and inputs come from the state artifact
         install_scoring_guard()  # inside `mlflow models serve`: no payload echo in error answers
         self._models = {family: mlflow.pyfunc.load_model(context.artifacts[family])
                         for family in self.versions}

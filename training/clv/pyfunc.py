@@ -27,8 +27,8 @@ Kind = Literal["lightgbm", "btyd"]
 
 
 class ClvModel(ValidatedPyfunc):
-    """Self-contained (booster text / BTYD parameters travel in the pickle); tiers reload from the artifact.
-    """
+    """Self-contained (booster text / BTYD parameters travel in the logged state); tiers reload from the
+    artifact."""
 
     def __init__(self, spec: InputSpec, *, kind: Kind, horizon_days: int, thresholds: dict[str, float],
                  booster_text: str | None = None, btyd_params: dict[str, float] | None = None,
@@ -49,7 +49,7 @@ class ClvModel(ValidatedPyfunc):
             self.thresholds = load_thresholds(context.artifacts[TIERS_ARTIFACT])
 
     def __getstate__(self) -> dict:
-        return {**self.__dict__, "_booster": None}  # rebuilt from text: no native handle in the pickle
+        return {**self.__dict__, "_booster": None}  # rebuilt from text: no native handle in the logged state
 
     def preprocess(self, frame: pd.DataFrame) -> pd.DataFrame:
         if self.kind == "btyd":

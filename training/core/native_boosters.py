@@ -1,8 +1,8 @@
-"""Every LightGBM booster inside a crmlab model, written in LightGBM's own text format next to the pickle.
+"""Every LightGBM booster inside a crmlab model, written in LightGBM's own text format.
 
 ``registry.log_and_register`` calls this for every family, so each logged version carries
 ``artifacts/lightgbm_booster.txt`` (or ``lightgbm_<attribute>.txt`` when a model holds several) among
-its files: load it with ``lightgbm.Booster(model_file=...)`` anywhere, without crmlab or the pickle,
+its files: load it with ``lightgbm.Booster(model_file=...)`` anywhere, without crmlab,
 e.g. to serve it with another stack or to compare against a stock ``mlflow.lightgbm`` model. The MLmodel
 metadata key ``crmlab_lightgbm_boosters`` maps each name to its path inside the model.
 

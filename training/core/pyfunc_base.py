@@ -105,9 +105,12 @@ class ValidatedPyfunc(mlflow.pyfunc.PythonModel):
         return self.spec.optional
 
     def load_context(self, context) -> None:
-        """Inside `mlflow models serve`, keep payloads and tracebacks out of error answers."""
+        """Fill a model logged from code from its state; inside `mlflow models serve`, keep payloads and
+        tracebacks out of error answers."""
+        from training.core.model_state import restore
         from training.core.scoring_guard import install_scoring_guard
 
+        restore(self, context)
         install_scoring_guard()
 
     def preprocess(self, frame: pd.DataFrame) -> pd.DataFrame:

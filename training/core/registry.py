@@ -1,7 +1,10 @@
 """Log a family's pyfunc inside the active run, register it, and label it as the new challenger.
 
-The model carries ``training/`` as ``code_paths``, so a served model imports the same crmlab code it
-was trained with. Requirements are pinned from the installed versions (no slow inference subprocess).
+The model is logged from code: ``python_model`` is the entry file ``training/core/from_code.py``, the
+model's state is the ``crmlab_state`` artifact (``training.core.model_state``: JSON, arrays, LightGBM
+text, skops) and ``model_config`` names the class. No crmlab object is pickled. The model carries
+``training/`` as ``code_paths``, so a served model imports the same crmlab code it was trained with.
+Requirements are pinned from the installed versions (no slow inference subprocess).
 
 Input signature: column names come from the input example, but every input is logged as optional
 with type ``Any``; the inferred types go to the model metadata (``crmlab_input_types``) instead.
@@ -25,7 +28,7 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.models.signature import ModelSignature, infer_signature
 from mlflow.types.schema import AnyType, ColSpec, Schema
 
-from training.core import native_boosters
+from training.core import model_state, native_boosters
 from training.settings import Settings
 from training.tracking import configure_mlflow
 
@@ -33,8 +36,9 @@ CHALLENGER = "challenger"
 CHAMPION = "champion"
 MODEL_ARTIFACT_NAME = "model"
 _TRAINING_DIR = Path(__file__).resolve().parents[1]
+_ENTRY_FILE = Path(__file__).resolve().with_name("from_code.py")  # models from code: see that file
 _REQUIREMENTS = ("mlflow", "lightgbm", "scikit-learn", "pandas", "numpy", "scipy", "pyarrow",
-                 "cloudpickle", "optuna", "pydantic-settings")
+                 "skops", "optuna", "pydantic-settings")
 _TAG_LIMIT = 5000  # MLflow's version-tag value limit
 
 
@@ -63,10 +67,12 @@ def log_and_register(
         signature, input_types = _signature(python_model, input_example)
         with tempfile.TemporaryDirectory() as tmp:
             boosters = native_boosters.write_boosters(python_model, Path(tmp))  # see that module
+            state = model_state.save(python_model, Path(tmp) / model_state.STATE_ARTIFACT)
             info = mlflow.pyfunc.log_model(
                 name=MODEL_ARTIFACT_NAME,
-                python_model=python_model,
-                artifacts={**(artifacts or {}), **boosters} or None,
+                python_model=str(_ENTRY_FILE),
+                model_config={model_state.CONFIG_KEY: model_state.class_name(python_model)},
+                artifacts={**(artifacts or {}), **boosters, model_state.STATE_ARTIFACT: str(state)},
                 code_paths=[str(_TRAINING_DIR), *code_paths],
                 signature=signature,
                 input_example=input_example,

@@ -47,7 +47,7 @@ _CHUNK_CELLS = 4_000_000  # customers x products scored at once
 
 @dataclass
 class Recommender:
-    """Everything needed to recommend, as plain arrays (pickled inside the served model)."""
+    """Everything needed to recommend, as plain arrays (the served model's logged state)."""
 
     catalog: Catalog
     customers: pd.Index  # every customer id the model knows (purchases or profile), row order

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from training.core import model_state
 from training.core.families import FAMILIES, all_families, family
 from training.core.family import (
     REFERENCE_ROWS,
@@ -28,6 +29,12 @@ from training.core.pyfunc_base import InputSpec, ValidatedPyfunc
 from training.settings import get_settings
 
 REPO = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture(autouse=True)
+def _loggable_test_model(monkeypatch):
+    """A test's own pyfunc class, named in the table of classes a model logged from code may hold."""
+    monkeypatch.setitem(model_state.CLASSES, "test.Threshold", f"{__name__}:Threshold")
 
 
 class Threshold(ValidatedPyfunc):

@@ -11,12 +11,18 @@ import pandas as pd
 import pytest
 from mlflow.exceptions import MlflowException
 
-from training.core import promotion
+from training.core import model_state, promotion
 from training.core.evaluation import per_row_log_loss
 from training.core.pyfunc_base import InputSpec, ValidatedPyfunc
 from training.core.registry import data_hash, log_and_register
 from training.settings import get_settings
 from training.tracking import tracked_run
+
+
+@pytest.fixture(autouse=True)
+def _loggable_test_model(monkeypatch):
+    """A test's own pyfunc class, named in the table of classes a model logged from code may hold."""
+    monkeypatch.setitem(model_state.CLASSES, "test.ShiftModel", f"{__name__}:ShiftModel")
 
 
 class ShiftModel(ValidatedPyfunc):
