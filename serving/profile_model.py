@@ -94,7 +94,7 @@ class CustomerProfileModel(mlflow.pyfunc.PythonModel):
         self._models = dict(models or {})       # family -> loaded pyfunc (rebuilt in load_context)
 
     def __getstate__(self) -> dict:
-        # the components travel as artifacts, not in the pickle
+        # the components travel as artifacts, not in the logged state
         return {**self.__dict__, "_models": {}, "_shared": None}
 
     def load_context(self, context) -> None:
