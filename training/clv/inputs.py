@@ -23,7 +23,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from training.clv.btyd import BTYD_INPUTS, as_inputs, summary_from_clean
+from training.clv.btyd import BTYD_INPUTS, BTYDModel, as_inputs, summary_from_clean
 from training.clv.transaction_features import FEATURE_COLUMNS, build_transaction_dataset
 from training.clv.transactions import ID, ClvInputError, read_transactions, validate_transactions
 
@@ -48,6 +48,13 @@ class ClvProblem:
     horizon_days: int
     lgbm_scale: float = 1.0        # label window -> horizon factor for LightGBM predictions
     notes: list[str] = field(default_factory=list)
+    stack_btyd: BTYDModel | None = None  # BTYD fit of the latest cutoff, when stacked (``training.clv.stacking``)
+    stack_horizon_days: float = 0.0      # the label window the stacked expectations cover
+
+    @property
+    def label_days(self) -> float:
+        """Days the LightGBM training label covers (the horizon, or a shorter window scaled up)."""
+        return self.horizon_days / self.lgbm_scale
 
 
 def problem_from_transactions(path: str | Path | pd.DataFrame, *, id_col: str, date_col: str, amount_col: str,
@@ -105,8 +112,9 @@ def problem_from_features(features_dir: str | Path, *, data_dir: str | Path | No
     btyd = BtydInputs(tx, cleaning)
     holdout = btyd.add(splits.test)
     population = history_summary(tx, pd.Timestamp(holdout[CUTOFF].max()), cleaning)
-    tier_population = btyd.add(splits.train.drop(columns=[LABEL]))
-    return ClvProblem("features", splits.train, splits.valid, holdout, population, tier_population, features,
+    train, valid = btyd.add(splits.train), btyd.add(splits.valid)  # BG/NBD inputs for stacking
+    tier_population = train.drop(columns=[LABEL])
+    return ClvProblem("features", train, valid, holdout, population, tier_population, features,
                       categorical, horizon, 1.0, notes)
 
 

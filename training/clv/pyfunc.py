@@ -1,13 +1,19 @@
 """``ClvModel``: the served CLV model, whichever of LightGBM or BG/NBD + Gamma-Gamma won.
 
 Output, one row per input row (same index): ``predicted_spend`` (expected spend over the model's
-horizon, currency units), ``p_alive`` (BG/NBD probability the customer is still active; NaN when the
-LightGBM model serves, it has no such notion) and ``clv_tier`` (platinum/gold/silver/bronze from the
+horizon, currency units), ``p_alive`` (BG/NBD probability the customer is still active: from the BTYD
+model, or from the BG/NBD fit a stacked LightGBM carries; NaN for a LightGBM without it) and
+``clv_tier`` (platinum/gold/silver/bronze from the
 thresholds frozen at training, artifact ``clv_tiers.json``).
 
 Input validation is the core's (``ValidatedPyfunc``). For BG/NBD the four ``btyd_*`` columns must be
 present and consistent (non-negative, integral frequency, recency <= T); a row with all four null is a
 customer with no purchase yet: predicted spend 0, p_alive NaN (BG/NBD describes repeat buying only).
+A stacked LightGBM reads the same ``btyd_*`` columns and derives the BG/NBD / Gamma-Gamma features from
+them with the parameters fitted at the latest training cutoff (``training.clv.stacking``). For it they
+follow the core rule for features: required when never missing in training (transaction-log shape),
+else optional, and an absent optional column is scored as missing (no history known), as ``crmlab
+score`` would never do: it adds them from the clean data (``serving.batch.derived_inputs``).
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ import numpy as np
 import pandas as pd
 
 from training.clv.btyd import BTYD_INPUTS, BTYDModel, from_inputs, predict_from_inputs
+from training.clv.spend_models import booster_count
+from training.clv.stacking import STACKED_COLUMNS, stacked_features
 from training.clv.tiers import assign_tiers, load_thresholds
 from training.core.pyfunc_base import InputSpec, ValidatedPyfunc, invalid_input
 
@@ -32,16 +40,28 @@ class ClvModel(ValidatedPyfunc):
 
     def __init__(self, spec: InputSpec, *, kind: Kind, horizon_days: int, thresholds: dict[str, float],
                  booster_text: str | None = None, btyd_params: dict[str, float] | None = None,
-                 scale: float = 1.0, categorical: list[str] | None = None) -> None:
+                 scale: float = 1.0, categorical: list[str] | None = None, objective: str = "tweedie",
+                 more_booster_texts: tuple[str, ...] = (), part_scales: tuple[float, ...] = (),
+                 stack_horizon_days: float = 0.0) -> None:
         super().__init__(spec)
         if kind == "lightgbm" and not booster_text:
             raise ValueError("a LightGBM ClvModel needs the booster (model_to_string())")
-        if kind == "btyd" and not btyd_params:
-            raise ValueError("a BTYD ClvModel needs the fitted parameters")
+        if (kind == "btyd" or stack_horizon_days) and not btyd_params:
+            raise ValueError("a BTYD (or stacked LightGBM) ClvModel needs the fitted BTYD parameters")
+        if kind == "lightgbm" and 1 + len(more_booster_texts) != booster_count(objective):
+            raise ValueError(f"a {objective!r} ClvModel needs {booster_count(objective)} booster(s)")
         self.kind, self.horizon_days, self.thresholds = kind, horizon_days, dict(thresholds)
         self.booster_text, self.btyd_params, self.scale = booster_text, btyd_params, scale
         self.categorical = list(categorical or [])
+        # LightGBM only: the objective (how the booster outputs become spend, ``spend_models``), its further
+        # boosters (one attribute each, so every booster is also written as LightGBM text), a blend's part
+        # calibration, and the label window of the stacked BG/NBD features (0 = none).
+        self.objective, self.part_scales = objective, tuple(part_scales)
+        for i, text in enumerate(more_booster_texts, start=2):
+            setattr(self, f"booster_text_{i}", text)
+        self.stack_horizon_days = stack_horizon_days
         self._booster = None
+        self._more_boosters = None
 
     def load_context(self, context) -> None:
         super().load_context(context)
@@ -49,7 +69,13 @@ class ClvModel(ValidatedPyfunc):
             self.thresholds = load_thresholds(context.artifacts[TIERS_ARTIFACT])
 
     def __getstate__(self) -> dict:
-        return {**self.__dict__, "_booster": None}  # rebuilt from text: no native handle in the logged state
+        # Rebuilt from text: no native handle in the logged state.
+        return {**self.__dict__, "_booster": None, "_more_boosters": None}
+
+    def __setstate__(self, state: dict) -> None:
+        defaults = {"objective": "tweedie", "part_scales": (), "stack_horizon_days": 0.0,
+                    "_more_boosters": None}  # versions logged before these existed
+        self.__dict__.update({**defaults, **state})
 
     def preprocess(self, frame: pd.DataFrame) -> pd.DataFrame:
         if self.kind == "btyd":
@@ -65,12 +91,20 @@ class ClvModel(ValidatedPyfunc):
             summary = from_inputs(features)
             _check_summary_rows(summary, summary.isna().all(axis=1).to_numpy())
             return predict_from_inputs(BTYDModel.from_params(self.btyd_params), features, self.horizon_days)
+        return self._lgbm_spend(features)
+
+    def _lgbm_spend(self, features: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        from training.clv.spend_models import combine
         from training.core import lgbm_predict
 
-        booster = self._lgbm()
-        matrix = lgbm_predict.booster_matrix(booster, features, list(features.columns), self.categorical)
-        spend = lgbm_predict.predict(booster, matrix) * self.scale
-        return np.clip(spend, 0.0, None), np.full(len(features), np.nan)
+        frame, p_alive = features, np.full(len(features), np.nan)
+        if self.stack_horizon_days:  # the stacked BG/NBD columns, from the btyd_* inputs
+            stacked = stacked_features(BTYDModel.from_params(self.btyd_params), features, self.stack_horizon_days)
+            frame = features.drop(columns=STACKED_COLUMNS, errors="ignore").join(stacked)
+            p_alive = stacked["bgnbd_p_alive"].to_numpy(float)
+        outputs = [lgbm_predict.predict(b, lgbm_predict.booster_matrix(b, frame, b.feature_name(), self.categorical))
+                   for b in [self._lgbm(), *self._more_lgbm()]]
+        return combine(self.objective, outputs, self.part_scales) * self.scale, p_alive
 
     def predict_frame(self, features: pd.DataFrame, params=None) -> pd.DataFrame:
         spend, p_alive = self.predict_spend(features)
@@ -83,6 +117,14 @@ class ClvModel(ValidatedPyfunc):
 
             self._booster = lightgbm.Booster(model_str=self.booster_text)
         return self._booster
+
+    def _more_lgbm(self) -> list:
+        if self._more_boosters is None:
+            import lightgbm
+
+            texts = [getattr(self, f"booster_text_{i}") for i in range(2, booster_count(self.objective) + 1)]
+            self._more_boosters = [lightgbm.Booster(model_str=t) for t in texts]
+        return self._more_boosters
 
 
 def btyd_spec() -> InputSpec:

@@ -82,12 +82,14 @@ def _markdown(table: pd.DataFrame, winner: str) -> str:
 
 
 def model_card(problem: ClvProblem, table: pd.DataFrame, winner: str, spec: InputSpec,
-               thresholds: dict[str, float], btyd: BTYDModel, best_params: dict) -> str:
+               thresholds: dict[str, float], btyd: BTYDModel, best_params: dict,
+               baselines: pd.DataFrame | None = None) -> str:
     params = ", ".join(f"{k}={v:.4g}" for k, v in btyd.params().items())
     tiers = ", ".join(f"{name} >= {value:.2f}" for name, value in thresholds.items())
     shares = ", ".join(f"{k}: top {v:.0%}" for k, v in TIER_SHARES.items())
     lgbm = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in best_params.items())
     notes = "\n".join(f"- {n}" for n in problem.notes) or "- none"
+    baseline_rows = _table(baselines, "") if baselines is not None else "(none)\n"
     return f"""# Model card: customer lifetime value (`clv`)
 
 ## What it predicts
@@ -101,17 +103,22 @@ Train {len(problem.train)} rows, validation {len(problem.valid)} rows, holdout {
 ## Models compared
 - **btyd**: BG/NBD (purchase days) x Gamma-Gamma (spend per purchase day), fitted by maximum likelihood on
   {len(problem.btyd_population)} customers' calibration history ({params}; time unit weeks).
-- **lightgbm**: LightGBM with the Tweedie objective (variance power searched), tuned with Optuna ({lgbm}).
-  Tweedie rather than a two-part (buy? x how much) model: future spend is a point mass at 0 plus a
-  skewed positive part, exactly the compound Poisson-Gamma the Tweedie family (1 < power < 2) describes;
-  one model, one objective to tune and no product of two errors. Early stopping, pruning and trial
-  selection use the validation Poisson deviance, because Tweedie likelihoods at different powers are
-  not comparable.
+- **lightgbm**: LightGBM stacked on the baseline: per training cutoff, BG/NBD and Gamma-Gamma are fitted
+  on that cutoff's history only and their expected purchases, p_alive, expected spend per purchase and
+  expected spend are features ({"stacked" if problem.stack_btyd is not None else "not stacked here"}).
+  Optuna chooses the objective with the tree parameters (Tweedie with its variance power, l2 on
+  log(1 + spend), Huber, or a two-part P(buy) x E[spend | buy]: `{best_params.get("objective")}` here),
+  starting from a regularised Tweedie configuration, on the validation normalized Gini; early
+  stopping watches each objective's own metric; the total is calibrated on validation ({lgbm}).
 
 ## Holdout comparison (winner: **{winner}**)
 Primary metric: normalized Gini (targeting ranks customers by value; 1 = perfect order), MAE reported.
 
 {_table(table, winner)}
+Baselines on the same holdout (past spend: total spend before the cutoff, a ranking only; the promotion
+gate refuses a model whose Gini is below the better one):
+
+{baseline_rows}
 ## Tiers
 Thresholds on the winner's predictions for its training population ({shares}): {tiers}.
 Stored in `clv_tiers.json` with the model, so a tier depends only on the customer's own prediction.
@@ -127,7 +134,8 @@ means no purchase yet (predicted spend 0).
 ## Promotion gate
 Per-row loss |predicted - actual| / mean actual spend on the holdout (absolute error: robust to whales);
 tolerance {TOLERANCE} (upper 95% bound of the MAE increase, in units of mean spend); checks: finite,
-non-negative predictions and total predicted / total actual in {TOTAL_RATIO_BOUNDS}.
+non-negative predictions, total predicted / total actual in {TOTAL_RATIO_BOUNDS}, and normalized Gini not
+below the better baseline's.
 
 ## Limitations
 BG/NBD assumes a stationary purchase process and independent spend and frequency; LightGBM trained on

@@ -10,6 +10,7 @@ from monitoring.families import family_spec
 from training.clv import train as clv_train
 from training.clv.inputs import problem_from_features, problem_from_transactions
 from training.clv.pyfunc import OUTPUT_COLUMNS
+from training.clv.stacking import STACKED_COLUMNS
 from training.settings import get_settings
 
 
@@ -36,13 +37,14 @@ def test_lightgbm_winner_logs_reference_with_served_outputs_and_gain_importance(
     assert len(reference) == min(5000, len(problem.holdout))  # held out: predictions out of sample
     assert reference["future_spend"].notna().all() and (reference["future_spend"] >= 0).all()
     # The outputs are the registered model's own predictions for those inputs.
-    served = mlflow.pyfunc.load_model(f"models:/clv/{result.version}").predict(reference[problem.features])
+    served = mlflow.pyfunc.load_model(f"models:/clv/{result.version}").predict(reference)
     np.testing.assert_allclose(reference["predicted_spend"], served["predicted_spend"], rtol=1e-9)
     assert (reference["clv_tier"] == served["clv_tier"]).all()
 
     importance = _artifact(result.run_id, "feature_importance.csv")
     assert list(importance.columns) == ["feature", "importance"]
-    assert set(importance["feature"]) == set(problem.features)
+    # The booster's own features: the crmlab features and the BG/NBD columns stacked on them.
+    assert set(importance["feature"]) == set(problem.features) | set(STACKED_COLUMNS)
     assert (importance["importance"] >= 0).all() and importance["importance"].sum() > 0
     assert importance["importance"].is_monotonic_decreasing
 

@@ -106,3 +106,16 @@ def test_clv_gate_is_registered_with_a_scale_free_absolute_error():
     assert not gate.checks(output - 6, holdout)["finite_non_negative"]
     with pytest.raises(ValueError, match="no 'future_spend' column"):
         gate.per_row_loss(output, holdout.rename(columns={"future_spend": "y"}))
+
+
+def test_clv_gate_refuses_a_model_ranking_below_the_better_baseline():
+    gate = gate_for("clv")
+    actual = np.array([0.0, 0.0, 5.0, 10.0, 40.0, 80.0])
+    holdout = pd.DataFrame({"future_spend": actual, "baseline_past_spend": [1.0, 0.0, 2.0, 3.0, 5.0, 4.0],
+                            "baseline_btyd": [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]})  # btyd: the perfect order
+    good = pd.DataFrame({"predicted_spend": actual * 0.9 + 1})                  # perfect order too: ties it
+    worse = pd.DataFrame({"predicted_spend": [1.0, 0.0, 2.0, 3.0, 5.0, 4.0]})   # past spend's order
+    assert gate.checks(good, holdout)["gini_not_below_best_baseline"]
+    assert not gate.checks(worse, holdout)["gini_not_below_best_baseline"]  # beats nothing but past spend
+    # A holdout given by hand, without baselines: no such check.
+    assert "gini_not_below_best_baseline" not in gate.checks(good, holdout[["future_spend"]])

@@ -73,7 +73,8 @@ def test_features_shape_trains_both_winners_and_the_gate_compares_them(features_
     assert tags["gate.decision"] in {"promoted", "refused"} and "gate.mean_loss_diff" in tags
     out = mlflow.pyfunc.load_model("models:/clv-f/2").predict(problem.holdout)
     assert list(out.columns) == OUTPUT_COLUMNS
-    assert out["p_alive"].notna().any() == (other == "btyd")
+    # Both kinds report p_alive: BG/NBD itself, or the BG/NBD fit the stacked LightGBM carries.
+    assert out["p_alive"].notna().any()
 
 
 def test_features_shape_needs_the_clean_data(features_world):

@@ -1,0 +1,153 @@
+"""CLV model quality, step by step (issue 14): held-out normalized Gini and Spearman per model.
+
+Rows: the two outside baselines (past spend; BG/NBD + Gamma-Gamma), crmlab's LightGBM as it was (Tweedie,
+RFM features), then one step at a time: + stacking (BG/NBD / Gamma-Gamma outputs as features), + two-part
+(P(buy) x E[spend | buy] alone), + tuned objective (Optuna chooses Tweedie / l2 on log1p / Huber / two-part:
+the registered configuration), and two measured alternatives: the blend (mean of those four) alone, and a
+search among the blend and the four. Every LightGBM step gets the same number of Optuna trials; the steps
+from two-part on start from the same regularised configuration (``spend_models.CONSERVATIVE``).
+
+Tables: generated worlds (transaction logs of ``training.world``, calibration to 2024-06-30, 90 days out)
+and the CDNOW sample (calibration 1997-01-01 .. 1997-09-30, the next 90 days, as crmlab's own-data chain
+uses). Target: Gini at least 0.03 above the better baseline.
+
+    nice -n 10 python bench/bench_clv.py                      # 2k and 5k worlds x seeds 1, 2; CDNOW
+    nice -n 10 python bench/bench_clv.py --sizes 2000 --seeds 1 --trials 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+CDNOW = Path(__file__).resolve().parents[1] / "tests" / "data" / "cdnow_sample" / "CDNOW_sample.txt"
+HORIZON = 90
+WORLD_CUTOFF = pd.Timestamp("2024-07-01")
+TARGET_MARGIN = 0.03
+
+
+def cdnow_problem(seed: int):
+    from training.clv.inputs import problem_from_transactions
+    from training.clv.transactions import read_transactions
+
+    log = read_transactions(CDNOW, header=False)
+    return problem_from_transactions(log, id_col="2", date_col="3", amount_col="5", calibration_end="1997-09-30",
+                                     horizon_days=HORIZON, seed=seed)
+
+
+def world_problem(n: int, seed: int):
+    from training.clv.inputs import problem_from_transactions
+    from training.world import WorldConfig, generate_world
+
+    world = generate_world(WorldConfig(n_customers=n, seed=seed, start="2023-01-01", end="2024-12-31",
+                                       dirt_rate=0.0))
+    return problem_from_transactions(world.transactions, id_col="customer_id", date_col="order_ts",
+                                     amount_col="amount", calibration_end=str((WORLD_CUTOFF - pd.Timedelta(days=1))
+                                                                             .date()),
+                                     horizon_days=HORIZON, seed=seed)
+
+
+def steps(problem, trials: int, seed: int, settings, tag: str) -> dict[str, np.ndarray]:
+    """Holdout predictions of every row of the table, in table order."""
+    from training.clv.btyd import BTYDModel, predict_from_inputs
+    from training.clv.spend_models import OBJECTIVES, REGISTERED, tune_spend_model
+    from training.clv.stacking import stack_problem
+    from training.clv.train import PAST_SPEND, lgbm_holdout_spend, tune_lightgbm
+    from training.core.family import RunContext
+    from training.tracking import tracked_run
+
+    def run(step: str) -> RunContext:
+        return RunContext(family="clv", model_name="clv", seed=seed, trials=trials, timeout=None, storage=None,
+                          study_name=f"bench-{tag}-{step}", settings=settings, plots_dir=Path("."),
+                          files_dir=Path("."))
+
+    def spend(p, step: str, objectives: tuple[str, ...]) -> np.ndarray:
+        data = p.train[p.features], p.train["future_spend"].astype(float)
+        valid = p.valid[p.features], p.valid["future_spend"].astype(float)
+        tuned = tune_spend_model(data, valid, run=run(step), categorical=p.categorical, scale=p.lgbm_scale,
+                                 objectives=objectives)
+        return tuned.model.predict(p.holdout)
+
+    out = {"past spend": problem.holdout[PAST_SPEND].to_numpy(float)}
+    out["BG/NBD + GG"], _ = predict_from_inputs(BTYDModel.fit(problem.btyd_population), problem.holdout,
+                                                problem.horizon_days)
+    stacked = stack_problem(problem)
+    with tracked_run(settings, f"bench-clv-{tag}"):
+        out["LightGBM (before)"] = lgbm_holdout_spend(tune_lightgbm(problem, run("before")).booster, problem,
+                                                     problem.holdout)
+        out["+ stacking"] = lgbm_holdout_spend(tune_lightgbm(stacked, run("stacking")).booster, stacked,
+                                               stacked.holdout)
+        out["+ two-part"] = spend(stacked, "two-part", ("two_part",))
+        out["+ tuned objective (registered)"] = spend(stacked, "objective", REGISTERED)
+        out["alt: blend of the four"] = spend(stacked, "blend", ("blend",))
+        out["alt: blend or one of the four"] = spend(stacked, "registered", OBJECTIVES)
+    return out
+
+
+def table_rows(name: str, problem, predictions: dict[str, np.ndarray]) -> list[dict]:
+    from training.clv.metrics import regression_metrics
+
+    actual = problem.holdout["future_spend"].to_numpy(float)
+    rows = [{"table": name, "model": model, **regression_metrics(actual, pred)} for model, pred in predictions.items()]
+    best_baseline = max(rows[0]["normalized_gini"], rows[1]["normalized_gini"])
+    for row in rows:
+        row["gain_vs_best_baseline"] = row["normalized_gini"] - best_baseline
+    return rows
+
+
+def markdown(rows: list[dict]) -> str:
+    lines = ["| table | model | normalized Gini | Spearman | Gini - best baseline | target +0.03 |",
+             "|---|---|---:|---:|---:|---|"]
+    for r in rows:
+        baseline = r["model"] in ("past spend", "BG/NBD + GG")
+        met = "" if baseline else ("met" if r["gain_vs_best_baseline"] >= TARGET_MARGIN else "missed")
+        lines.append(f"| {r['table']} | {r['model']} | {r['normalized_gini']:.3f} | {r['spearman']:.3f} | "
+                     f"{r['gain_vs_best_baseline']:+.3f} | {met} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[2000, 5000])
+    parser.add_argument("--seeds", type=int, nargs="*", default=[1, 2])
+    parser.add_argument("--trials", type=int, default=20)
+    parser.add_argument("--no-cdnow", action="store_true")
+    args = parser.parse_args()
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{Path(tmp) / 'bench.db'}"
+        os.environ["CRMLAB_OPTUNA_STORAGE"] = f"sqlite:///{Path(tmp) / 'optuna.db'}"
+        from training.settings import get_settings
+
+        settings = get_settings()
+        rows: list[dict] = []
+        tables = [] if args.no_cdnow else [("CDNOW sample (2,357)", lambda: cdnow_problem(0), 0)]
+        tables += [(f"world {n:,} seed {s}", (lambda n=n, s=s: world_problem(n, s)), s)
+                   for n in args.sizes for s in args.seeds]
+        for name, load, seed in tables:
+            problem = load()
+            predictions = steps(problem, args.trials, seed, settings, name.replace(" ", "_").replace(",", ""))
+            rows += table_rows(name, problem, predictions)
+            print(f"[bench_clv] {name} done ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
+    load = os.getloadavg()
+    print(f"# CLV quality per step ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}, "
+          f"{os.cpu_count()} cores, {platform.python_version()}, load {load[0]:.1f})\n")
+    print(f"Held-out {HORIZON}-day spend; {args.trials} Optuna trials per LightGBM step; "
+          f"{time.perf_counter() - started:.0f} s in all.\n")
+    print(markdown(rows))
+
+
+if __name__ == "__main__":
+    main()
