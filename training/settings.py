@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     iqr_k: float = Field(default=3.0, gt=0)
     zscore_max: float = Field(default=4.0, gt=0)
     absurd_amount: float = Field(default=50_000.0, gt=0, description="Order amounts above this are refused.")
+    ingest_memory_limit: str = Field(
+        default="4GB", pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$",
+        description="DuckDB memory limit while ingesting; above it DuckDB spills to disk beside the output.",
+    )
 
     # --- features -----------------------------------------------------------------------------
     horizon_days: int = Field(default=90, gt=0)

@@ -7,42 +7,31 @@ Per table, in this order (the order decides which rule a row is counted under):
 4. duplicate keys among the remaining rows (``duplicate_key``, first kept);
 5. consent: rows of opted-out customers are excluded and counted (not quarantined);
 6. references to accepted customers/products (``unknown_customer``, ``unknown_product``);
-7. row-local cleaning (categorical nulls -> ``"missing"``), a structural guard, write.
+7. row-local cleaning (categorical nulls -> ``"missing"``), write.
 No statistic is fitted here (imputation, outlier bounds): those are point-in-time, in features.
 
-Large exports are screened in chunks of raw rows (bounded memory). Only what a later chunk needs is
-carried over: first occurrences of keys (``SeenKeys``), opted-out customer ids (read in a first pass
-over customers), accepted/quarantined keys of referenced tables, counts and the rule of each quarantined
-row. Clean and quarantined rows are appended to their parquet files per chunk; the report profiles the
-written clean files column by column.
+Steps 2-7 run on DuckDB (``engine.py``: one typed SELECT per table with a flag per declared rule, joins
+for keys, consent and references, ``COPY`` of the kept rows); only the refused rows are explained in
+pandas, by the same parse and pandera contract code. Memory stays bounded: DuckDB spills above
+``settings.ingest_memory_limit``, and what streams through pandas (CSV, databases, PII) does so in
+chunks of ``chunk_rows``. The report profiles the written clean files column by column.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import astuple, dataclass, field
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 
-from training.ingest.consent import excluded_for_consent, opted_out_ids
-from training.ingest.contracts import TableSpec, check_contract
-from training.ingest.integrity import SeenKeys, unknown_references
-from training.ingest.output import (
-    QUARANTINE_SCHEMA,
-    arrow_schema,
-    clean_arrow,
-    fill_missing_categories,
-    quarantine_arrow,
-    read_clean_column,
-)
-from training.ingest.parse import parse_table
-from training.ingest.quarantine import combine, counts_by_rule, drop_covered, quarantine_rows
+from training.ingest.contracts import TableSpec
+from training.ingest.engine import Screening, screen_all
+from training.ingest.output import read_clean_column
+from training.ingest.quarantine import counts_by_rule
 from training.ingest.report import TableCounts, build_report, profile_columns, render_markdown
 from training.ingest.schema import DataSchema
 from training.ingest.sources import IngestError, RawSource, open_source
@@ -64,36 +53,6 @@ class IngestResult:
     @property
     def rows_quarantined(self) -> int:
         return sum(c.rows_quarantined for c in self.counts.values())
-
-
-@dataclass
-class _Screened:
-    """One chunk of one table, screened."""
-
-    clean: pd.DataFrame
-    quarantine: pd.DataFrame
-    counts: TableCounts
-
-
-@dataclass
-class _TableState:
-    """What must outlive a chunk: keys for duplicates/references, counts, quarantine rules."""
-
-    seen: SeenKeys
-    rules: list[pd.Series] = field(default_factory=list)
-    counts: TableCounts = field(default_factory=lambda: TableCounts(0, 0, 0, 0))
-    accepted: list[pd.Index] = field(default_factory=list)
-    quarantined: list[pd.Index] = field(default_factory=list)
-
-
-@dataclass
-class _Screening:
-    """Per-table results and the keys later tables check their references against."""
-
-    rules: dict[str, pd.Series] = field(default_factory=dict)   # table -> rule of each quarantined row
-    counts: dict[str, TableCounts] = field(default_factory=dict)
-    accepted_keys: dict[str, pd.Index] = field(default_factory=dict)
-    quarantined_keys: dict[str, pd.Index] = field(default_factory=dict)
 
 
 DEFAULT_CHUNK_ROWS = 1_000_000
@@ -155,36 +114,29 @@ def _refuse_overwriting_source(raw_source: RawSource, out_dir: Path) -> None:
 
 
 def _screen_all(raw_source: RawSource, key: bytes, settings: Settings, paths: dict[str, Path],
-                chunk_rows: int, show: bool) -> _Screening:
-    """Screen every table chunk by chunk, appending clean and quarantined rows to their files as it goes."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+                chunk_rows: int, show: bool) -> Screening:
+    """Screen every table on DuckDB (``engine.py``), with a progress line per step."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    screening = _Screening()
-    opted_out = pd.Index([])
-    specs = raw_source.specs
-    referenced = {target for spec in specs.values() for target in spec.refs.values()}
-    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
-    with (Progress(*columns, disable=not show, transient=False) as bar,
-          pq.ParquetWriter(paths["quarantine"], QUARANTINE_SCHEMA) as quarantine_writer):
-        task = bar.add_task("ingest", total=len(specs))
-        for table, spec in specs.items():
-            if table == "customers" and "marketing_consent" in spec.columns:
-                # opt-out in ANY row counts, so read them all before screening
-                bar.update(task, description="ingest: reading consent")
-                opted_out = _opted_out(raw_source, key, chunk_rows)
-            state = _TableState(SeenKeys(spec.key))
-            with pq.ParquetWriter(paths[table], arrow_schema(spec)) as writer:
-                for raw in _raw_chunks(raw_source, table, key, chunk_rows):
-                    bar.update(task, description=f"ingest: checking {table} (rows {raw.index.start:,}+)")
-                    typed, parse_found = parse_table(spec, raw)
-                    chunk = _screen_table(spec, raw, typed, parse_found, opted_out, screening, state, settings,
-                                          table in referenced)
-                    writer.write_table(clean_arrow(spec, chunk.clean))
-                    quarantine_writer.write_table(quarantine_arrow(chunk.quarantine))
-            _finish_table(table, state, screening, table in referenced)
-            bar.advance(task)
+    columns = [TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn()]
+    with Progress(*columns, disable=not show, transient=False) as bar:
+        task = bar.add_task("ingest", total=None)
+        screening = screen_all(
+            raw_source, settings, paths,
+            raw_chunks=lambda table: _raw_chunks(raw_source, table, key, chunk_rows),
+            pii_check=partial(_refuse_undeclared_pii, raw_source),
+            native=partial(_read_by_engine, raw_source),
+            status=lambda text: bar.update(task, description=text))
         bar.update(task, description="ingest: checked all tables")
     return screening
+
+
+def _read_by_engine(raw_source: RawSource, table: str) -> bool:
+    """Parquet files without PII to pseudonymise are read by DuckDB in place; the rest streams through
+    pandas (CSV options, database drivers, and the keyed HMAC before anything else sees the rows)."""
+    source = raw_source.tables[table]
+    pii = getattr(raw_source.schema.tables()[table], "pii", None)
+    return source.kind == "files" and source.fmt == "parquet" and not (pii is not None and pii.hash)
 
 
 def _raw_chunks(raw_source: RawSource, table: str, key: bytes, chunk_rows: int) -> Iterator[pd.DataFrame]:
@@ -195,78 +147,24 @@ def _raw_chunks(raw_source: RawSource, table: str, key: bytes, chunk_rows: int) 
         # PII is pseudonymised before anything else reads the rows, so no later artefact holds raw PII
         if pii is not None and pii.hash:
             raw = pseudonymise(raw, key, pii.hash)
-        if first:  # a declared column whose values are e-mails/phones must be declared as PII instead
-            found = undeclared_pii(raw, raw_source.specs[table])
-            if found:
-                column, what = found
-                raw_name = {v: k for k, v in raw_source.tables[table].rename.items()}.get(column, column)
-                raise IngestError(
-                    f"{table}: column {raw_name!r} looks like {what} but is not declared as PII: list it under "
-                    f"customers.pii.hash (pseudonymised) or pii.drop, or leave it out of the schema")
+        if first:
+            _refuse_undeclared_pii(raw_source, table, raw)
             first = False
         yield raw
 
 
-def _opted_out(raw_source: RawSource, key: bytes, chunk_rows: int) -> pd.Index:
-    spec = raw_source.specs["customers"]
-    ids = [opted_out_ids(parse_table(spec, raw)[0]) for raw in _raw_chunks(raw_source, "customers", key, chunk_rows)]
-    return pd.Index(pd.unique(pd.concat([i.to_series() for i in ids]))) if ids else pd.Index([])
+def _refuse_undeclared_pii(raw_source: RawSource, table: str, raw: pd.DataFrame) -> None:
+    """A declared column whose values are e-mails/phones must be declared as PII instead."""
+    found = undeclared_pii(raw, raw_source.specs[table])
+    if found:
+        column, what = found
+        raw_name = {v: k for k, v in raw_source.tables[table].rename.items()}.get(column, column)
+        raise IngestError(
+            f"{table}: column {raw_name!r} looks like {what} but is not declared as PII: list it under "
+            f"customers.pii.hash (pseudonymised) or pii.drop, or leave it out of the schema")
 
 
-def _screen_table(spec: TableSpec, raw: pd.DataFrame, typed: pd.DataFrame, parse_found: pd.DataFrame,
-                  opted_out: pd.Index, done: _Screening, state: _TableState, settings: Settings,
-                  referenced: bool) -> _Screened:
-    table = spec.name
-    contract_found = combine([parse_found, drop_covered(check_contract(spec, typed, settings), parse_found)])
-    passed = typed.drop(index=contract_found["row_number"].unique())
-    dup_found = state.seen.duplicate_keys(passed)
-    passed = passed.drop(index=dup_found["row_number"])
-    excluded = excluded_for_consent(spec, passed, opted_out)
-    passed = passed[~excluded]
-    ref_found = unknown_references(spec, passed, done.accepted_keys, done.quarantined_keys)
-    kept = passed.drop(index=ref_found["row_number"].unique())
-    found = combine([contract_found, dup_found, ref_found])
-    quarantine = quarantine_rows(table, raw, found)
-    counts = TableCounts(len(raw), len(kept), len(quarantine), int(excluded.sum()))
-    counts.check_identity(table)
-    clean = fill_missing_categories(spec, kept).reset_index(drop=True)
-    _guard(spec, clean)
-    state.rules.append(quarantine["rule"])
-    state.counts = TableCounts(*(a + b for a, b in zip(astuple(state.counts), astuple(counts), strict=True)))
-    if referenced:
-        state.accepted.append(pd.Index(clean[spec.key]))
-        state.quarantined.append(pd.Index(typed.loc[quarantine["row_number"], spec.key].dropna().unique()))
-    return _Screened(clean, quarantine, counts)
-
-
-def _guard(spec: TableSpec, clean: pd.DataFrame) -> None:
-    """Raises if this module has a bug: every row already passed the contract, so only what this module
-    changed is re-checked (columns, filled categories, keys unique in the chunk; across chunks: SeenKeys)."""
-    problems = []
-    if list(clean.columns) != list(spec.columns):
-        problems.append(f"columns {list(clean.columns)} != {list(spec.columns)}")
-    filled = [c for c, col in spec.columns.items() if col.kind == "category" and clean[c].isna().any()]
-    if filled:
-        problems.append(f"null categories left in {filled}")
-    if spec.key is not None and not clean[spec.key].is_unique:
-        problems.append(f"repeated {spec.key}")
-    if problems:
-        raise RuntimeError(f"{spec.name}: clean chunk broken ({'; '.join(problems)}) - please report it")
-
-
-def _finish_table(table: str, state: _TableState, screening: _Screening, referenced: bool) -> None:
-    screening.rules[table] = pd.concat(state.rules, ignore_index=True)
-    screening.counts[table] = state.counts
-    if referenced:
-        screening.accepted_keys[table] = _union(state.accepted)
-        screening.quarantined_keys[table] = _union(state.quarantined)
-
-
-def _union(parts: list[pd.Index]) -> pd.Index:
-    return pd.Index(pd.unique(np.concatenate([p.to_numpy(dtype=object) for p in parts])))
-
-
-def _write_and_log(raw_source: RawSource, screening: _Screening, paths: dict[str, Path], out_dir: Path,
+def _write_and_log(raw_source: RawSource, screening: Screening, paths: dict[str, Path], out_dir: Path,
                    settings: Settings) -> IngestResult:
     from training.tracking import tracked_run
 
