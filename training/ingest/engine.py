@@ -1,109 +1,135 @@
-"""Screening on DuckDB: every table parsed, checked and written by the engine; pandas only for the refused rows.
+"""Screening on DuckDB: every table parsed, checked, explained and written by the engine.
 
-Per table (products, customers, transactions, events; the order references need):
-1. ``raw``: parquet files are read by DuckDB in place (numbered rows: file offset + row in file). CSV
+Per table (products, customers, transactions, events: the order references need):
+1. ``raw_<t>``: parquet files are read by DuckDB in place (row number = file offset + row in file). CSV
    files, database tables and tables with PII to pseudonymise stream through ``raw_chunks`` (pandas,
-   bounded by ``chunk_rows``; the keyed HMAC is applied there, before DuckDB sees the rows) into a
-   DuckDB table.
-2. ``typed``: one SELECT parses every column and adds ``__bad``, true when any row-local rule fails
-   (``rules_sql``: parse, not_null, allowed_values, min/max).
-3. duplicate keys among rows that are not ``__bad`` (first valid occurrence kept), consent (customer
-   ids with an opt-out in ANY raw row), references to the kept keys of earlier tables: joins.
-4. kept rows: ``COPY ... TO parquet`` with the contract's types; categorical nulls -> ``"missing"``.
-5. refused rows (few) are fetched with their raw values and explained by the same code as before
-   (``parse_table``, the pandera ``contract``, the duplicate/reference texts), so the quarantine
-   rows, rules and reasons do not change. A row flagged in SQL that pandas finds clean is a bug: raised.
+   ``chunk_rows`` at a time; the keyed HMAC is applied there, before DuckDB sees the rows) into a table.
+2. ``typed_<t>``: one SELECT reads every column as its kind (``rules_sql.parse_column``), keeps the raw
+   value where parsing may change it, and flags ``__bad`` when any row-local rule fails.
+3. ``dup_<t>``: rows repeating a key among the rows that are not ``__bad`` (the first valid occurrence
+   is kept), found by grouping key hashes first, then the keys themselves (cheap on 30M unique keys).
+4. the fate of each row (``k`` kept, ``q`` quarantined, ``x`` excluded for consent) from left joins to
+   the small tables: duplicates, opted-out customer ids (an opt-out in ANY raw row), kept and refused
+   keys of the referenced tables. Kept rows are written with ``COPY ... TO parquet``; quarantined rows,
+   with their first rule, column, every reason and the raw record as JSON, go to ``quarantine``.
+   The big table is the probe side of every join (join reordering is off on this connection), so
+   the writes keep the raw row order without a sort.
 
 DuckDB spills to a temporary directory beside the output above ``settings.ingest_memory_limit``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from training.ingest.contracts import TableSpec, check_contract
-from training.ingest.output import QUARANTINE_SCHEMA, quarantine_arrow
-from training.ingest.parse import parse_table
-from training.ingest.quarantine import combine, drop_covered, findings, quarantine_rows, quote
+from training.ingest.contracts import TableSpec
 from training.ingest.report import TableCounts
-from training.ingest.rules_sql import clean_value, ident, literal, parse_column, rule_flags, unreadable_flag
-from training.ingest.sources import RawSource, _parquet_chunks
+from training.ingest.rules_sql import (
+    QUOTE_MACROS,
+    clean_value,
+    ident,
+    literal,
+    local_findings,
+    parse_column,
+    quote_sql,
+    raw_name,
+    record_sql,
+    stores_raw,
+)
 from training.settings import Settings
 
 ROW = "__row"
 RawChunks = Callable[[str], Iterator[pd.DataFrame]]
+_QUARANTINE = ('CREATE TABLE quarantine ("table" VARCHAR, row_number BIGINT, rule VARCHAR, "column" VARCHAR, '
+               "reason VARCHAR, record VARCHAR)")
 
 
 @dataclass
 class Screening:
-    """Per-table results: the rule of each quarantined row and the counts."""
+    """Per-table counts and quarantined rows per (first) rule."""
 
-    rules: dict[str, pd.Series] = field(default_factory=dict)
+    by_rule: dict[str, dict[str, int]] = field(default_factory=dict)
     counts: dict[str, TableCounts] = field(default_factory=dict)
 
 
-def screen_all(raw_source: RawSource, settings: Settings, paths: dict[str, Path], raw_chunks: RawChunks,
+def screen_all(raw_source: object, settings: Settings, paths: dict[str, Path], raw_chunks: RawChunks,
                pii_check: Callable[[str, pd.DataFrame], None], native: Callable[[str], bool],
                status: Callable[[str], None]) -> Screening:
     """Screen every declared table on DuckDB; writes ``paths[table]`` and ``paths["quarantine"]``."""
     import duckdb
 
     screening = Screening()
-    specs = raw_source.specs
+    specs: dict[str, TableSpec] = raw_source.specs
     referenced = {target for spec in specs.values() for target in spec.refs.values()}
     with (tempfile.TemporaryDirectory(prefix=".ingest-spill-", dir=paths["quarantine"].parent) as spill,
-          duckdb.connect(config={"memory_limit": settings.ingest_memory_limit, "temp_directory": spill}) as con,
-          pq.ParquetWriter(paths["quarantine"], QUARANTINE_SCHEMA) as quarantine_writer):
+          duckdb.connect(config={"memory_limit": settings.ingest_memory_limit, "temp_directory": spill}) as con):
         con.execute("SET TimeZone = 'UTC'")
+        con.execute("SET disabled_optimizers = 'join_order,build_side_probe_side'")  # see docstring
+        for macro in QUOTE_MACROS:
+            con.execute(macro)
+        con.execute(_QUARANTINE)
         for table, spec in specs.items():
             status(f"ingest: reading {table}")
-            dtypes = _load_raw(con, raw_source, table, raw_chunks, native(table))
+            _load_raw(con, raw_source, table, raw_chunks, native(table))
             if native(table):
                 pii_check(table, con.execute(f"SELECT * EXCLUDE ({ROW}) FROM raw_{table} LIMIT 20000").df())
             status(f"ingest: checking {table}")
-            _typed(con, table, spec, settings)
+            raw_types = dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE raw_{table})").fetchall())
+            raw_columns = [c for c in raw_types if c != ROW]
+            findings = local_findings(spec, raw_types, settings)
+            _typed(con, table, spec, raw_types, findings)
+            con.execute(f"{'DROP VIEW' if native(table) else 'DROP TABLE'} raw_{table}")
             if table == "customers" and "marketing_consent" in spec.columns:
                 con.execute("CREATE TABLE opted_out AS SELECT DISTINCT customer_id AS id FROM typed_customers "
                             "WHERE marketing_consent = FALSE AND customer_id IS NOT NULL")
             _duplicates(con, table, spec)
             fate = _fate_sql(con, table, spec)
+            status(f"ingest: writing {table}")
             kept = con.execute(f"COPY (SELECT {', '.join(clean_value(c, s) for c, s in spec.columns.items())} "
-                               f"FROM ({fate}) WHERE __fate = 'k' ORDER BY {ROW}) "
+                               f"FROM ({fate}) WHERE __fate = 'k') "
                                f"TO {literal(str(paths[table]))} (FORMAT parquet)").fetchone()[0]
-            by_fate = dict(con.execute(f"SELECT __fate, count(*) FROM ({fate}) GROUP BY __fate").fetchall())
-            quarantine = _explain(con, table, spec, fate, dtypes, settings)
-            quarantine_writer.write_table(quarantine_arrow(quarantine))
-            counts = TableCounts(sum(by_fate.values()), by_fate.get("k", 0), by_fate.get("q", 0), by_fate.get("x", 0))
-            if kept != counts.rows_kept or len(quarantine) != counts.rows_quarantined:
-                raise RuntimeError(f"{table}: screening counts disagree ({kept} written, {counts}) - please report it")
-            counts.check_identity(table)
+            quarantined = con.execute(_quarantine_sql(table, spec, fate, findings,
+                                                      record_sql(raw_columns, spec, raw_types))).fetchone()[0]
+            rows_in = con.execute(f"SELECT count(*) FROM typed_{table}").fetchone()[0]
+            counts = TableCounts(rows_in, kept, quarantined, rows_in - kept - quarantined)
             if table in referenced:
-                con.execute(f"CREATE TABLE kept_{table} AS SELECT DISTINCT {ident(spec.key)} AS id FROM ({fate}) "
+                key = ident(spec.key)
+                con.execute(f"CREATE TABLE kept_{table} AS SELECT DISTINCT {key} AS id FROM ({fate}) "
                             "WHERE __fate = 'k'")
-                con.execute(f"CREATE TABLE refused_{table} AS SELECT DISTINCT {ident(spec.key)} AS id FROM ({fate}) "
-                            f"WHERE __fate = 'q' AND {ident(spec.key)} IS NOT NULL")
+                con.execute(f"CREATE TABLE refused_{table} AS SELECT DISTINCT {key} AS id FROM ({fate}) "
+                            f"WHERE __fate = 'q' AND {key} IS NOT NULL")
+            if "customer_id" in spec.columns:  # an independent count of the excluded rows guards the identity
+                excluded = con.execute(f"SELECT count(*) FROM ({fate}) WHERE __fate = 'x'").fetchone()[0] \
+                    if _has(con, "opted_out") else 0
+                if excluded != counts.rows_excluded_no_consent:
+                    raise RuntimeError(f"{table}: {counts} but {excluded} rows excluded - please report it")
+            counts.check_identity(table)
             con.execute(f"DROP TABLE typed_{table}")
-            con.execute(f"DROP {'VIEW' if native(table) else 'TABLE'} raw_{table}")
-            screening.rules[table] = quarantine["rule"].reset_index(drop=True)
             screening.counts[table] = counts
+            screening.by_rule[table] = dict(con.execute(
+                f"SELECT rule, count(*) AS n FROM quarantine WHERE \"table\" = {literal(table)} GROUP BY rule "
+                "ORDER BY n DESC, rule").fetchall())
+        status("ingest: writing the quarantine")
+        con.execute(f"COPY quarantine TO {literal(str(paths['quarantine']))} (FORMAT parquet)")
     return screening
 
 
-def _load_raw(con: object, raw_source: RawSource, table: str, raw_chunks: RawChunks, native: bool) -> dict:
-    """Create ``raw_<table>`` (numbered raw rows); returns the pandas dtypes a chunked read gives, so the
-    quarantine records look as before."""
+def _has(con: object, table: str) -> bool:
+    return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
+                            [table]).fetchone()[0])
+
+
+def _load_raw(con: object, raw_source: object, table: str, raw_chunks: RawChunks, native: bool) -> None:
+    """Create ``raw_<table>``: the declared columns under their clean names, numbered in ``__row``."""
     if native:
         source = raw_source.tables[table]
-        columns = list(source.rename)
         selects, offset = [], 0
         for path in source.files:
             cols = ", ".join(f"{ident(raw)} AS {ident(clean)}" for raw, clean in source.rename.items())
@@ -111,21 +137,14 @@ def _load_raw(con: object, raw_source: RawSource, table: str, raw_chunks: RawChu
                            f"read_parquet({literal(str(path))}, file_row_number = true)")
             offset += pq.ParquetFile(path).metadata.num_rows
         con.execute(f"CREATE VIEW raw_{table} AS {' UNION ALL '.join(selects)}")
-        first = next(_parquet_chunks(source.files[0], columns, 1))
-        return first.rename(columns=source.rename).dtypes.to_dict()
-    dtypes: dict | None = None
+        return
     for chunk in raw_chunks(table):
-        if dtypes is None:
-            dtypes = chunk.dtypes.to_dict()
-        arrow = _arrow_of(chunk)
-        con.register("raw_chunk", arrow)
-        if not con.execute(f"SELECT count(*) FROM information_schema.tables WHERE table_name = 'raw_{table}'"
-                           ).fetchone()[0]:
+        con.register("raw_chunk", _arrow_of(chunk))
+        if not _has(con, f"raw_{table}"):
             con.execute(f"CREATE TABLE raw_{table} AS SELECT * FROM raw_chunk")
         else:
             con.execute(f"INSERT INTO raw_{table} BY NAME SELECT * FROM raw_chunk")
         con.unregister("raw_chunk")
-    return dtypes or {}
 
 
 def _arrow_of(chunk: pd.DataFrame) -> pa.Table:
@@ -144,41 +163,50 @@ def _arrow_of(chunk: pd.DataFrame) -> pa.Table:
     return pa.table(arrays)
 
 
-def _typed(con: object, table: str, spec: TableSpec, settings: Settings) -> None:
-    raw_types = dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE raw_{table})").fetchall())
-    parsed = [parse_column(c, col, raw_types[c], spec.date_format) for c, col in spec.columns.items()]
-    columns = [f"{p.value} AS {ident(c)}" for c, p in zip(spec.columns, parsed, strict=True)]
-    columns += [f"{p.unreadable} AS {unreadable_flag(c)}" for c, p in zip(spec.columns, parsed, strict=True)]
-    flags = [unreadable_flag(c) for c in spec.columns] + rule_flags(spec, settings)
-    con.execute(f"CREATE TABLE typed_{table} AS SELECT *, ({' OR '.join(flags)}) AS __bad FROM "
-                f"(SELECT {ROW}, {', '.join(columns)} FROM raw_{table})")
+def _typed(con: object, table: str, spec: TableSpec, raw_types: dict[str, str], findings: list) -> None:
+    """``typed_<table>``: row number, typed columns, raw values where parsing may change them, ``__bad``."""
+    read, checked, kept_raw = [], [], []
+    for name, col in spec.columns.items():
+        first, check = parse_column(name, col, raw_types[name], spec.date_format)
+        read.append(f"{first} AS {ident(name)}")
+        checked.append(f"{check.format(v=ident(name))} AS {ident(name)}")
+        if stores_raw(col, raw_types[name]):
+            kept_raw.append(f"{ident(name)} AS {ident(raw_name(name))}")
+    bad = " OR ".join(f.flag for f in findings) or "FALSE"
+    con.execute(f"""
+        CREATE TABLE typed_{table} AS
+        SELECT *, ({bad}) AS __bad FROM (
+            SELECT {ROW}, {', '.join(checked + [ident(raw_name(c)) for c in spec.columns
+                                                if stores_raw(spec.columns[c], raw_types[c])])}
+            FROM (SELECT {ROW}, {', '.join(read + kept_raw)} FROM raw_{table}))""")
 
 
 def _duplicates(con: object, table: str, spec: TableSpec) -> None:
     """``dup_<table>``: rows (not ``__bad``) repeating a key, with the first valid row and whether the
-    typed rows are equal (as ``SeenKeys``)."""
+    typed rows are equal (as ``integrity.SeenKeys``)."""
     if spec.key is None:
-        con.execute(f"CREATE TABLE dup_{table} ({ROW} BIGINT, value VARCHAR, first_row BIGINT, same BOOLEAN)")
+        con.execute(f"CREATE TABLE dup_{table} ({ROW} BIGINT, first_row BIGINT, same BOOLEAN)")
         return
     key = ident(spec.key)
     row_hash = f"hash({', '.join(f't.{ident(c)}' for c in spec.columns)})"
     con.execute(f"""
         CREATE TABLE dup_{table} AS
-        WITH rep AS (SELECT {key} AS value, min({ROW}) AS first_row FROM typed_{table} WHERE NOT __bad
-                     GROUP BY {key} HAVING count(*) > 1),
-             r AS (SELECT t.{ROW}, rep.value, rep.first_row, {row_hash} AS h
+        WITH hashed AS (SELECT hash({key}) AS h FROM typed_{table} WHERE NOT __bad GROUP BY h HAVING count(*) > 1),
+             rep AS (SELECT t.{key} AS value, min(t.{ROW}) AS first_row FROM typed_{table} t
+                     SEMI JOIN hashed ON hash(t.{key}) = hashed.h WHERE NOT t.__bad
+                     GROUP BY t.{key} HAVING count(*) > 1),
+             r AS (SELECT t.{ROW}, rep.first_row, {row_hash} AS h
                    FROM typed_{table} t JOIN rep ON t.{key} = rep.value WHERE NOT t.__bad)
-        SELECT r.{ROW}, r.value, r.first_row, r.h = f.h AS same FROM r JOIN r f ON f.{ROW} = r.first_row
+        SELECT r.{ROW}, r.first_row, r.h = f.h AS same FROM r JOIN r f ON f.{ROW} = r.first_row
         WHERE r.{ROW} <> r.first_row""")
 
 
 def _fate_sql(con: object, table: str, spec: TableSpec) -> str:
-    """SELECT of the typed rows with ``__fate`` (k kept, q quarantined, x excluded for consent) and, per
-    reference, ``__missing_<col>`` / ``__refused_<col>``."""
+    """SELECT of the typed rows with ``__fate`` (k kept, q quarantined, x excluded for consent), the
+    duplicate's first row and, per reference, ``__missing_<col>`` / ``__refused_<col>``."""
     joins = [f"LEFT JOIN dup_{table} d ON d.{ROW} = t.{ROW}"]
     consent = "FALSE"
-    tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
-    if "customer_id" in spec.columns and "opted_out" in tables:
+    if "customer_id" in spec.columns and _has(con, "opted_out"):
         joins.append("LEFT JOIN opted_out o ON o.id = t.customer_id")
         consent = "o.id IS NOT NULL"
     missing, extra = [], []
@@ -195,52 +223,40 @@ def _fate_sql(con: object, table: str, spec: TableSpec) -> str:
             f"FROM typed_{table} t {' '.join(joins)}")
 
 
-def _explain(con: object, table: str, spec: TableSpec, fate: str, dtypes: dict, settings: Settings) -> pd.DataFrame:
-    """Quarantine rows (rule, column, reason, raw record) of the refused rows, as the pandas path wrote them."""
-    refused = con.execute(f"SELECT * FROM ({fate}) WHERE __fate = 'q' ORDER BY {ROW}").df().set_index(ROW)
-    raw = _raw_rows(con, table, refused.index, dtypes)
-    local = refused.index[refused["__bad"].to_numpy(dtype=bool)]
-    parts = []
-    if len(local):
-        typed, parse_found = parse_table(spec, raw.loc[local])
-        parts.append(combine([parse_found, drop_covered(check_contract(spec, typed, settings), parse_found)]))
-        explained = set(parts[0]["row_number"]) if len(parts[0]) else set()
-        if explained != set(local):
-            rows = sorted(set(local) ^ explained)[:5]
-            raise RuntimeError(f"{table}: the SQL and pandas renderings of the contract disagree on rows {rows} "
-                               "- please report it")
-    dup = refused[refused["__first_row"].notna() & ~refused["__bad"].astype(bool)]
-    if len(dup):
-        details = [f"{spec.key} {quote(v)} repeats row {int(origin)} "
-                   f"({'exact copy' if same else 'different values'}); the first occurrence is kept"
-                   for v, origin, same in zip(dup[spec.key], dup["__first_row"], dup["__same"], strict=True)]
-        parts.append(findings(dup.index, "duplicate_key", spec.key, details))
-    rest = refused[refused["__first_row"].isna() & ~refused["__bad"].astype(bool)]
-    for column, target in spec.refs.items():
-        bad = rest[rest[f"__missing_{column}"].astype(bool)]
-        if not len(bad):
-            continue
+def _quarantine_sql(table: str, spec: TableSpec, fate: str, findings: list, record: str) -> str:
+    """INSERT of the quarantined rows: first rule and column, every detail (row-local rules in order, else
+    the duplicate, else the references), the raw record. Texts as ``quarantine.py`` and ``integrity.py``."""
+    local_rule = " ".join(f"WHEN {f.flag} THEN {literal(f.rule)}" for f in findings)
+    local_column = " ".join(f"WHEN {f.flag} THEN {literal(f.column)}" for f in findings)
+    local_detail = ", ".join(f"CASE WHEN {f.flag} THEN {f.detail} END" for f in findings)
+    rule: list[str] = []
+    column: list[str] = []
+    detail: list[str] = []
+    if findings:
+        rule.append(f"WHEN __bad THEN CASE {local_rule} END")
+        column.append(f"WHEN __bad THEN CASE {local_column} END")
+        detail.append(f"WHEN __bad THEN concat_ws('; ', {local_detail})")
+    if spec.key is not None:
+        key = ident(spec.key)
+        rule.append("WHEN __first_row IS NOT NULL THEN 'duplicate_key'")
+        column.append(f"WHEN __first_row IS NOT NULL THEN {literal(spec.key)}")
+        detail.append(f"WHEN __first_row IS NOT NULL THEN {literal(spec.key + ' ')} || {quote_sql(key, 'text')} "
+                      "|| ' repeats row ' || __first_row || ' (' || CASE WHEN __same THEN 'exact copy' "
+                      "ELSE 'different values' END || '); the first occurrence is kept'")
+    ref_details = []
+    for ref_column, target in spec.refs.items():
         entity = target.removesuffix("s")
-        why = {True: f"its {entity} row was quarantined", False: f"no {entity} has this id"}
-        details = [f"{column} {quote(v)} is not an accepted {entity} ({why[bool(q)]})"
-                   for v, q in zip(bad[column], bad[f"__refused_{column}"], strict=True)]
-        parts.append(findings(bad.index, f"unknown_{entity}", column, details))
-    return quarantine_rows(table, raw, combine(parts))
-
-
-def _raw_rows(con: object, table: str, rows: pd.Index, dtypes: dict) -> pd.DataFrame:
-    """The raw rows numbered ``rows``, with the dtypes of a chunked pandas read."""
-    con.register("wanted_rows", pa.table({ROW: pa.array(np.asarray(rows, dtype="int64"))}))
-    try:
-        frame = con.execute(f"SELECT r.* FROM raw_{table} r SEMI JOIN wanted_rows w ON r.{ROW} = w.{ROW} "
-                            f"ORDER BY r.{ROW}").df()
-    finally:
-        con.unregister("wanted_rows")
-    frame = frame.set_index(ROW)
-    frame.index = frame.index.astype("int64")
-    frame.index.name = None
-    for column, dtype in dtypes.items():
-        if column in frame and frame[column].dtype != dtype:
-            with contextlib.suppress(TypeError, ValueError):  # e.g. ints with nulls: keep what DuckDB gave
-                frame[column] = frame[column].astype(dtype)
-    return frame
+        missing, refused = ident("__missing_" + ref_column), ident("__refused_" + ref_column)
+        rule.append(f"WHEN {missing} THEN {literal('unknown_' + entity)}")
+        column.append(f"WHEN {missing} THEN {literal(ref_column)}")
+        ref_details.append(
+            f"CASE WHEN {missing} THEN {literal(ref_column + ' ')} || {quote_sql(ident(ref_column), 'text')} "
+            f"|| ' is not an accepted {entity} (' || CASE WHEN {refused} THEN 'its {entity} row was quarantined' "
+            f"ELSE 'no {entity} has this id' END || ')' END")
+    if ref_details:
+        detail.append(f"ELSE concat_ws('; ', {', '.join(ref_details)})")
+    return f"""
+        INSERT INTO quarantine
+        SELECT {literal(table)}, {ROW}, CASE {' '.join(rule)} END, CASE {' '.join(column)} END,
+               {literal(table + ' row ')} || {ROW} || ': ' || CASE {' '.join(detail)} END, {record}
+        FROM ({fate}) WHERE __fate = 'q' ORDER BY {ROW}"""

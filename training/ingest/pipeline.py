@@ -31,7 +31,6 @@ import pandas as pd
 from training.ingest.contracts import TableSpec
 from training.ingest.engine import Screening, screen_all
 from training.ingest.output import read_clean_column
-from training.ingest.quarantine import counts_by_rule
 from training.ingest.report import TableCounts, build_report, profile_columns, render_markdown
 from training.ingest.schema import DataSchema
 from training.ingest.sources import IngestError, RawSource, open_source
@@ -170,7 +169,7 @@ def _write_and_log(raw_source: RawSource, screening: Screening, paths: dict[str,
 
     paths = dict(paths)
     counts = screening.counts
-    by_rule = {t: counts_by_rule(rules.to_frame("rule")) for t, rules in screening.rules.items()}
+    by_rule = screening.by_rule
     specs = raw_source.specs
     consent = ("column marketing_consent (opted-out customers are excluded with all their rows)"
                if "marketing_consent" in specs.get("customers", TableSpec(None, {})).columns else NO_CONSENT_COLUMN)

@@ -60,39 +60,26 @@ def _family(raw_type: str) -> str:
     return "other"
 
 
-@dataclass(frozen=True)
-class Parsed:
-    """SQL of a column's typed value and of its "present but unreadable" flag."""
-
-    value: str
-    unreadable: str
-
-
-def parse_column(name: str, col: ColumnSpec, raw_type: str, date_format: str | None) -> Parsed:
-    """The typed value of raw column ``name`` (DuckDB type ``raw_type``) as ``parse.py`` reads it."""
+def parse_column(name: str, col: ColumnSpec, raw_type: str, date_format: str | None) -> tuple[str, str]:
+    """SQL of the typed value of raw column ``name`` (DuckDB type ``raw_type``), as ``parse.py`` reads it,
+    in two steps: (read the raw value, check the read value ``{v}``); two projections, so that DuckDB
+    reads each value once however often the check names it."""
     raw = ident(name)
     family = _family(raw_type)
     text = raw if family == "text" else f"CAST({raw} AS VARCHAR)"
-    present = f"({raw} IS NOT NULL AND NOT isnan({raw}))" if family == "float" else f"({raw} IS NOT NULL)"
     if family == "null":
-        return Parsed(f"CAST(NULL AS {SQL_TYPES[col.kind]})", "FALSE")
+        return f"CAST(NULL AS {SQL_TYPES[col.kind]})", "{v}"
     if col.kind in ("id", "text", "category"):
-        return Parsed(text, "FALSE")
+        return text, "{v}"
     if col.kind in ("date", "timestamp"):
-        value = _timestamp(raw, family, text, date_format)
-        value = f"CASE WHEN {value} >= TIMESTAMP '{_TS_MIN}' AND {value} < TIMESTAMP '{_TS_MAX}' THEN {value} END"
-        if col.kind == "date":
-            value = f"CAST({value} AS DATE)"
-    elif col.kind == "bool":
-        value = _boolean(raw, family, text)
-    else:
-        number = _number(raw, family, text)
-        if col.kind == "int":
-            value = (f"CASE WHEN isfinite({number}) AND {number} = round({number}) AND abs({number}) < 9.2e18 "
-                     f"THEN CAST({number} AS BIGINT) END")
-        else:
-            value = number
-    return Parsed(value, f"({present} AND ({value}) IS NULL)")
+        check = f"CASE WHEN {{v}} >= TIMESTAMP '{_TS_MIN}' AND {{v}} < TIMESTAMP '{_TS_MAX}' THEN {{v}} END"
+        return _timestamp(raw, family, text, date_format), (f"CAST({check} AS DATE)" if col.kind == "date" else check)
+    if col.kind == "bool":
+        return _boolean(raw, family, text), "{v}"
+    number = _number(raw, family, text)
+    if col.kind == "int":
+        return number, "CASE WHEN isfinite({v}) AND {v} = round({v}) AND abs({v}) < 9.2e18 THEN CAST({v} AS BIGINT) END"
+    return number, "{v}"
 
 
 def _timestamp(raw: str, family: str, text: str, date_format: str | None) -> str:
@@ -101,21 +88,26 @@ def _timestamp(raw: str, family: str, text: str, date_format: str | None) -> str
     if family == "tz":
         return f"CAST({raw} AS TIMESTAMP)"  # the session time zone is UTC: naive UTC, as parse.py
     trimmed = f"trim({text})"
+    # fast path for the plain shapes (YYYY-MM-DD, YYYY-MM-DD HH:MM:SS): a cast, no regular expression
+    plain = (f"CASE WHEN length({text}) IN (10, 19) AND substr({text}, 5, 1) = '-' AND substr({text}, 8, 1) = '-' "
+             f"AND (length({text}) = 10 OR (substr({text}, 11, 1) IN (' ', 'T') AND substr({text}, 14, 1) = ':' "
+             f"AND substr({text}, 17, 1) = ':')) THEN try_cast({text} AS TIMESTAMP) END")
     if date_format:
         fmt = literal(date_format)
         return (f"CAST(coalesce(try_strptime({text}, {fmt}), try_strptime({trimmed}, {fmt})) AS TIMESTAMP)")
-    return (f"CASE WHEN regexp_matches({trimmed}, {literal(_ISO)}) "
-            f"THEN CAST(try_cast({trimmed} AS TIMESTAMPTZ) AS TIMESTAMP) END")
+    return (f"coalesce({plain}, CASE WHEN regexp_matches({trimmed}, {literal(_ISO)}) "
+            f"THEN CAST(try_cast({trimmed} AS TIMESTAMPTZ) AS TIMESTAMP) END)")
 
 
 def _number(raw: str, family: str, text: str) -> str:
-    if family in ("integer", "float"):
-        return f"CASE WHEN NOT isnan(CAST({raw} AS DOUBLE)) THEN CAST({raw} AS DOUBLE) END"
+    if family == "integer":
+        return f"CAST({raw} AS DOUBLE)"
+    if family == "float":
+        return f"nullif(CAST({raw} AS DOUBLE), 'NaN'::DOUBLE)"
     if family == "bool":
         return "CAST(NULL AS DOUBLE)"  # true/false is not a quantity or an amount
     trimmed = f"trim({text})"
-    number = f"try_cast({trimmed} AS DOUBLE)"
-    return f"CASE WHEN NOT contains({trimmed}, '_') AND NOT isnan({number}) THEN {number} END"
+    return f"CASE WHEN NOT contains({text}, '_') THEN nullif(try_cast({trimmed} AS DOUBLE), 'NaN'::DOUBLE) END"
 
 
 def _boolean(raw: str, family: str, text: str) -> str:
@@ -128,26 +120,107 @@ def _boolean(raw: str, family: str, text: str) -> str:
             f"WHEN {lowered} IN ({', '.join(map(literal, _FALSE))}) THEN FALSE END")
 
 
-def rule_flags(spec: TableSpec, settings: Settings) -> list[str]:
-    """One SQL boolean per contract rule on the typed columns (true: the row breaks it), as ``contract``
-    with ``stage="raw"``: nulls pass value checks, a non-nullable null fails ``not_null`` unless its
-    value was present but unreadable (then the parse finding covers it)."""
-    flags = []
+def stores_raw(col: ColumnSpec, raw_type: str) -> bool:
+    """Whether the typed table keeps the raw value beside the typed one (for the reason and the record):
+    only where parsing can change or refuse a value."""
+    family = _family(raw_type)
+    same = ((col.kind in ("id", "text", "category") and family == "text") or (col.kind == "int" and family == "integer")
+            or (col.kind == "float" and family == "float") or (col.kind == "bool" and family == "bool")
+            or family == "null")
+    return not same
+
+
+def raw_name(name: str) -> str:
+    """Column of the typed table holding the raw value of ``name`` when ``stores_raw``."""
+    return f"__raw_{name}"
+
+
+def raw_value(name: str, col: ColumnSpec, raw_type: str) -> str:
+    """SQL of the raw value of ``name`` in the typed table."""
+    return ident(raw_name(name) if stores_raw(col, raw_type) else name)
+
+
+# quarantine.quote in SQL: Python's repr of a text (quotes, escapes), at most 40 characters
+QUOTE_MACROS = (
+    "CREATE OR REPLACE MACRO __esc(v) AS replace(replace(replace(replace(v, '\\', '\\\\'), chr(10), '\\n'), "
+    "chr(13), '\\r'), chr(9), '\\t')",
+    "CREATE OR REPLACE MACRO __repr(v) AS CASE WHEN contains(v, '''') AND NOT contains(v, '\"') "
+    "THEN '\"' || __esc(v) || '\"' ELSE '''' || replace(__esc(v), '''', '\\''') || '''' END",
+    "CREATE OR REPLACE MACRO __trunc(t) AS CASE WHEN length(t) <= 40 THEN t ELSE left(t, 37) || '...' END",
+)
+
+
+def quote_sql(value: str, family: str) -> str:
+    """SQL rendering of ``quarantine.quote``: Python's repr of a text, str of anything else, max 40 chars."""
+    if family == "text":
+        shown = f"__repr({value})"
+    elif family == "bool":
+        shown = f"CASE WHEN {value} THEN 'True' ELSE 'False' END"
+    else:
+        shown = f"CAST({value} AS VARCHAR)"
+    return f"CASE WHEN {value} IS NULL THEN '<empty>' ELSE __trunc({shown}) END"
+
+
+_KIND_FAMILY = {"id": "text", "text": "text", "category": "text", "date": "timestamp", "timestamp": "timestamp",
+                "int": "integer", "float": "float", "bool": "bool"}
+_PARSE_RULES = {"date": "unparseable_date", "timestamp": "unparseable_date", "int": "unparseable_number",
+                "float": "unparseable_number", "bool": "unparseable_bool"}
+_EXPECTED = {"date": "an ISO date such as 2024-01-31", "timestamp": "an ISO timestamp such as 2024-01-31 13:45:00"}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One row-local rule on one column: SQL flag (true: broken) and SQL detail text."""
+
+    rule: str
+    column: str
+    flag: str
+    detail: str
+
+
+def local_findings(spec: TableSpec, raw_types: dict[str, str], settings: Settings) -> list[Finding]:
+    """Every row-local rule of the contract, in the order that decides a row's first rule: unreadable
+    values (column order), then ``not_null``, ``allowed_values``, ``min_value``/``max_value`` (column
+    order), as ``parse.py`` and the pandera ``contract`` report them; the details are their texts."""
+    parse, contract = [], []
     for name, col in spec.columns.items():
         value = ident(name)
+        unreadable = unreadable_sql(name, col, raw_types[name])
+        if unreadable != "FALSE":
+            raw = quote_sql(raw_value(name, col, raw_types[name]), _family(raw_types[name]))
+            parse.append(Finding(_PARSE_RULES[col.kind], name, unreadable,
+                                 f"{literal(name + ' ')} || {raw} || {literal(_parse_text(col, spec.date_format))}"))
+        shown = quote_sql(value, _KIND_FAMILY[col.kind])
         if not col.nullable:
-            flags.append(f"({value} IS NULL AND NOT {unreadable_flag(name)})")
+            contract.append(Finding("not_null", name, f"({value} IS NULL AND NOT {unreadable})",
+                                    literal(f"{name} is empty but required")))
         if col.categories:
-            flags.append(f"({value} IS NOT NULL AND {value} NOT IN ({', '.join(map(literal, col.categories))}))")
+            contract.append(Finding(
+                "allowed_values", name,
+                f"({value} IS NOT NULL AND {value} NOT IN ({', '.join(map(literal, col.categories))}))",
+                f"{literal(name + ' ')} || {shown} || {literal(' must be one of ' + ', '.join(col.categories))}"))
         for bound in col.bounds:
             op = {"ge": ">=", "gt": ">", "le": "<="}[bound.op]
-            flags.append(f"({value} IS NOT NULL AND NOT ({value} {op} {literal(bound.value(settings))}))")
-    return flags
+            contract.append(Finding(
+                bound.rule, name, f"({value} IS NOT NULL AND NOT ({value} {op} {literal(bound.value(settings))}))",
+                f"{literal(name + ' ')} || {shown} || {literal(' ' + bound.describe(settings))}"))
+    return parse + contract
 
 
-def unreadable_flag(name: str) -> str:
-    """Name of the typed table's column flagging an unreadable raw value of ``name``."""
-    return ident(f"__unreadable_{name}")
+def _parse_text(col: ColumnSpec, date_format: str | None) -> str:
+    if col.kind in _EXPECTED:
+        expected = f"the format {date_format}" if date_format else _EXPECTED[col.kind]
+        return f" is not a valid {col.kind} (expected {expected})"
+    return {"int": " is not a whole number", "float": " is not a number"}.get(col.kind, " is not true/false")
+
+
+def unreadable_sql(name: str, col: ColumnSpec, raw_type: str) -> str:
+    """SQL flag of a raw value of ``name`` that is present but could not be read as its kind."""
+    if not stores_raw(col, raw_type) or col.kind in ("id", "text", "category"):
+        return "FALSE"
+    raw = ident(raw_name(name))
+    present = f"{raw} IS NOT NULL AND NOT isnan({raw})" if _family(raw_type) == "float" else f"{raw} IS NOT NULL"
+    return f"({present} AND {ident(name)} IS NULL)"
 
 
 def clean_value(name: str, col: ColumnSpec) -> str:
@@ -156,3 +229,14 @@ def clean_value(name: str, col: ColumnSpec) -> str:
     if col.kind == "category" and col.nullable:
         return f"coalesce({value}, {literal(MISSING)}) AS {value}"
     return f"CAST({value} AS {SQL_TYPES[col.kind]}) AS {value}"
+
+
+def record_sql(raw_columns: list[str], spec: TableSpec, raw_types: dict[str, str]) -> str:
+    """The raw row as a JSON object (NaN as null), from the typed table."""
+    fields = []
+    for name in raw_columns:
+        value = raw_value(name, spec.columns[name], raw_types[name])
+        if _family(raw_types[name]) == "float":
+            value = f"CASE WHEN NOT isnan({value}) THEN {value} END"
+        fields.append(f"{ident(name)} := {value}")
+    return f"CAST(to_json(struct_pack({', '.join(fields)})) AS VARCHAR)"
