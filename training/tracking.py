@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -23,6 +25,24 @@ def configure_mlflow(settings: Settings) -> None:
     mlflow.set_tracking_uri(settings.tracking_uri)
     if settings.registry_uri:
         mlflow.set_registry_uri(settings.registry_uri)
+
+
+def warm_tracking_store(settings: Settings) -> threading.Thread:
+    """Open the tracking store in a background thread, to be joined before the first run.
+
+    Opening a fresh SQL store creates and migrates its tables (about 10 s here); a step that logs
+    its run only at the end (``ingest``) does this while its own work runs. Failures are left to the
+    step's own ``tracked_run``, which reports them as usual.
+    """
+    def warm() -> None:
+        import mlflow
+
+        with contextlib.suppress(Exception):
+            mlflow.MlflowClient(tracking_uri=settings.tracking_uri).search_experiments(max_results=1)
+
+    thread = threading.Thread(target=warm, name="crmlab-warm-tracking", daemon=True)
+    thread.start()
+    return thread
 
 
 @contextmanager

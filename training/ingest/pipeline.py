@@ -30,8 +30,7 @@ import pandas as pd
 
 from training.ingest.contracts import TableSpec
 from training.ingest.engine import Screening, screen_all
-from training.ingest.output import read_clean_column
-from training.ingest.report import TableCounts, build_report, profile_columns, render_markdown
+from training.ingest.report import TableCounts, build_report, profile_parquet, render_markdown
 from training.ingest.schema import DataSchema
 from training.ingest.sources import IngestError, RawSource, open_source
 from training.privacy import pseudonymise, undeclared_pii
@@ -81,6 +80,9 @@ def ingest(source: str | Path | DataSchema, out_dir: Path, settings: Settings, *
         except RuntimeError as exc:
             raw_source.close()
             raise IngestError(str(exc)) from exc
+    from training.tracking import warm_tracking_store
+
+    warming = warm_tracking_store(settings)  # the run is logged at the end; the store opens meanwhile
     paths = {table: out_dir / f"{table}.parquet" for table in raw_source.specs}
     paths["quarantine"] = out_dir / "quarantine.parquet"
     try:
@@ -95,6 +97,7 @@ def ingest(source: str | Path | DataSchema, out_dir: Path, settings: Settings, *
             raise
     finally:
         raw_source.close()
+        warming.join()  # also on failure: never leave the store half-migrated at exit
     return _write_and_log(raw_source, screening, paths, out_dir, settings)
 
 
@@ -176,7 +179,7 @@ def _write_and_log(raw_source: RawSource, screening: Screening, paths: dict[str,
     source_info = {"kind": raw_source.kind, "location": raw_source.location, "name": raw_source.schema.name,
                    "tables": {t: raw_source.tables[t].location for t in specs},
                    "ignored_columns": raw_source.ignored_columns, "consent": consent}
-    profiles = {t: profile_columns(specs[t], partial(read_clean_column, specs[t], paths[t])) for t in specs}
+    profiles = _profiles(specs, paths, settings)
     report = build_report(source_info, counts, by_rule, profiles, {"absurd_amount": settings.absurd_amount})
     paths["meta"] = out_dir / META_FILE
     paths["meta"].write_text(json.dumps(clean_meta(raw_source), indent=2) + "\n")
@@ -192,6 +195,13 @@ def _write_and_log(raw_source: RawSource, screening: Screening, paths: dict[str,
     with tracked_run(settings, "ingest", tags={"crmlab.step": "ingest"}) as run:
         _log_run(raw_source, counts, by_rule, paths, settings)
     return IngestResult(out_dir, counts, by_rule, paths, run.info.run_id, source_info)
+
+
+def _profiles(specs: dict[str, TableSpec], paths: dict[str, Path], settings: Settings) -> dict[str, Any]:
+    import duckdb
+
+    with duckdb.connect(config={"memory_limit": settings.ingest_memory_limit}) as con:
+        return {t: profile_parquet(con, specs[t], paths[t]) for t in specs}
 
 
 def _log_run(raw_source: RawSource, counts: dict[str, TableCounts], by_rule: dict[str, dict[str, int]],
