@@ -164,7 +164,8 @@ def _arrow_of(chunk: pd.DataFrame) -> pa.Table:
 
 
 def _typed(con: object, table: str, spec: TableSpec, raw_types: dict[str, str], findings: list) -> None:
-    """``typed_<table>``: row number, typed columns, raw values where parsing may change them, ``__bad``."""
+    """``typed_<table>``: row number, typed columns, raw values where parsing may change them, ``__bad``,
+    and the lookups in earlier tables: ``__opted_out``, per reference ``__missing_<col>``/``__refused_<col>``."""
     read, checked, kept_raw = [], [], []
     for name, col in spec.columns.items():
         first, check = parse_column(name, col, raw_types[name], spec.date_format)
@@ -172,13 +173,23 @@ def _typed(con: object, table: str, spec: TableSpec, raw_types: dict[str, str], 
         checked.append(f"{check.format(v=ident(name))} AS {ident(name)}")
         if stores_raw(col, raw_types[name]):
             kept_raw.append(f"{ident(name)} AS {ident(raw_name(name))}")
+    raws = [ident(raw_name(c)) for c in spec.columns if stores_raw(spec.columns[c], raw_types[c])]
     bad = " OR ".join(f.flag for f in findings) or "FALSE"
+    joins, lookups = [], []
+    if "customer_id" in spec.columns and _has(con, "opted_out"):  # customers: joined in _fate_sql
+        joins.append("LEFT JOIN opted_out o ON o.id = x.customer_id")
+        lookups.append("o.id IS NOT NULL AS __opted_out")
+    for i, (column, target) in enumerate(spec.refs.items()):
+        joins.append(f"LEFT JOIN kept_{target} k{i} ON k{i}.id = x.{ident(column)}")
+        joins.append(f"LEFT JOIN refused_{target} r{i} ON r{i}.id = x.{ident(column)}")
+        lookups += [f"k{i}.id IS NULL AS {ident('__missing_' + column)}",
+                    f"r{i}.id IS NOT NULL AS {ident('__refused_' + column)}"]
     con.execute(f"""
         CREATE TABLE typed_{table} AS
-        SELECT *, ({bad}) AS __bad FROM (
-            SELECT {ROW}, {', '.join(checked + [ident(raw_name(c)) for c in spec.columns
-                                                if stores_raw(spec.columns[c], raw_types[c])])}
-            FROM (SELECT {ROW}, {', '.join(read + kept_raw)} FROM raw_{table}))""")
+        SELECT {', '.join(['x.*', *lookups])} FROM (
+            SELECT *, ({bad}) AS __bad FROM (
+                SELECT {ROW}, {', '.join(checked + raws)}
+                FROM (SELECT {ROW}, {', '.join(read + kept_raw)} FROM raw_{table}))) x {' '.join(joins)}""")
 
 
 def _duplicates(con: object, table: str, spec: TableSpec) -> None:
@@ -202,24 +213,19 @@ def _duplicates(con: object, table: str, spec: TableSpec) -> None:
 
 
 def _fate_sql(con: object, table: str, spec: TableSpec) -> str:
-    """SELECT of the typed rows with ``__fate`` (k kept, q quarantined, x excluded for consent), the
-    duplicate's first row and, per reference, ``__missing_<col>`` / ``__refused_<col>``."""
+    """SELECT of the typed rows with ``__fate`` (k kept, q quarantined, x excluded for consent) and the
+    duplicate's first row; the only join is to the (small) duplicates, and the customers' own opt-outs."""
+    columns = {r[0] for r in con.execute(f"SELECT column_name FROM (DESCRIBE typed_{table})").fetchall()}
     joins = [f"LEFT JOIN dup_{table} d ON d.{ROW} = t.{ROW}"]
-    consent = "FALSE"
-    if "customer_id" in spec.columns and _has(con, "opted_out"):
+    consent = "t.__opted_out" if "__opted_out" in columns else "FALSE"
+    if "customer_id" in spec.columns and "__opted_out" not in columns and _has(con, "opted_out"):
         joins.append("LEFT JOIN opted_out o ON o.id = t.customer_id")
         consent = "o.id IS NOT NULL"
-    missing, extra = [], []
-    for i, (column, target) in enumerate(spec.refs.items()):
-        joins.append(f"LEFT JOIN kept_{target} k{i} ON k{i}.id = t.{ident(column)}")
-        joins.append(f"LEFT JOIN refused_{target} r{i} ON r{i}.id = t.{ident(column)}")
-        missing.append(f"k{i}.id IS NULL")
-        extra += [f"k{i}.id IS NULL AS {ident('__missing_' + column)}",
-                  f"r{i}.id IS NOT NULL AS {ident('__refused_' + column)}"]
+    missing = [f"t.{ident('__missing_' + c)}" for c in spec.refs]
     referenced = f"WHEN {' OR '.join(missing)} THEN 'q' " if missing else ""
     fate = (f"CASE WHEN t.__bad THEN 'q' WHEN d.{ROW} IS NOT NULL THEN 'q' WHEN {consent} THEN 'x' "
             f"{referenced}ELSE 'k' END AS __fate")
-    return (f"SELECT t.*, d.first_row AS __first_row, d.same AS __same, {', '.join([fate, *extra])} "
+    return (f"SELECT t.*, d.first_row AS __first_row, d.same AS __same, {fate} "
             f"FROM typed_{table} t {' '.join(joins)}")
 
 
