@@ -99,12 +99,18 @@ def screen_all(raw_source: object, settings: Settings, paths: dict[str, Path], r
                                                       record_sql(raw_columns, spec, raw_types))).fetchone()[0]
             rows_in = con.execute(f"SELECT count(*) FROM typed_{table}").fetchone()[0]
             counts = TableCounts(rows_in, kept, quarantined, rows_in - kept - quarantined)
-            if table in referenced:
+            if table in referenced:  # one lookup per referenced table: kept, refused (and opted-out) keys
                 key = ident(spec.key)
-                con.execute(f"CREATE TABLE kept_{table} AS SELECT DISTINCT {key} AS id FROM ({fate}) "
-                            "WHERE __fate = 'k'")
-                con.execute(f"CREATE TABLE refused_{table} AS SELECT DISTINCT {key} AS id FROM ({fate}) "
-                            f"WHERE __fate = 'q' AND {key} IS NOT NULL")
+                opted = "o.id IS NOT NULL" if table == "customers" and _has(con, "opted_out") else "FALSE"
+                join = "LEFT JOIN opted_out o ON o.id = f.customer_id" if opted != "FALSE" else ""
+                con.execute(f"""
+                    CREATE TABLE lookup_{table} AS
+                    SELECT f.{key} AS id, bool_or(f.__fate = 'k') AS kept, bool_or(f.__fate = 'q') AS refused,
+                           bool_or({opted}) AS opted_out
+                    FROM ({fate}) f {join} WHERE f.{key} IS NOT NULL GROUP BY f.{key}""")
+                if opted != "FALSE":  # opted-out ids without a readable customers row still exclude rows
+                    con.execute("INSERT INTO lookup_customers SELECT id, FALSE, FALSE, TRUE FROM opted_out "
+                                "ANTI JOIN lookup_customers l USING (id)")
             if "customer_id" in spec.columns:  # an independent count of the excluded rows guards the identity
                 excluded = con.execute(f"SELECT count(*) FROM ({fate}) WHERE __fate = 'x'").fetchone()[0] \
                     if _has(con, "opted_out") else 0
@@ -176,14 +182,12 @@ def _typed(con: object, table: str, spec: TableSpec, raw_types: dict[str, str], 
     raws = [ident(raw_name(c)) for c in spec.columns if stores_raw(spec.columns[c], raw_types[c])]
     bad = " OR ".join(f.flag for f in findings) or "FALSE"
     joins, lookups = [], []
-    if "customer_id" in spec.columns and _has(con, "opted_out"):  # customers: joined in _fate_sql
-        joins.append("LEFT JOIN opted_out o ON o.id = x.customer_id")
-        lookups.append("o.id IS NOT NULL AS __opted_out")
     for i, (column, target) in enumerate(spec.refs.items()):
-        joins.append(f"LEFT JOIN kept_{target} k{i} ON k{i}.id = x.{ident(column)}")
-        joins.append(f"LEFT JOIN refused_{target} r{i} ON r{i}.id = x.{ident(column)}")
-        lookups += [f"k{i}.id IS NULL AS {ident('__missing_' + column)}",
-                    f"r{i}.id IS NOT NULL AS {ident('__refused_' + column)}"]
+        joins.append(f"LEFT JOIN lookup_{target} l{i} ON l{i}.id = x.{ident(column)}")
+        lookups += [f"NOT coalesce(l{i}.kept, FALSE) AS {ident('__missing_' + column)}",
+                    f"coalesce(l{i}.refused, FALSE) AS {ident('__refused_' + column)}"]
+        if target == "customers" and _has(con, "opted_out"):  # customers: joined in _fate_sql
+            lookups.append(f"coalesce(l{i}.opted_out, FALSE) AS __opted_out")
     con.execute(f"""
         CREATE TABLE typed_{table} AS
         SELECT {', '.join(['x.*', *lookups])} FROM (
