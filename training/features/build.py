@@ -166,6 +166,7 @@ def build_feature_set(clean_dir: Path, cutoffs: Sequence[date | str], horizon_da
         "feature_needs": {f.name: list(f.needs) for f in specs},
         "tables": {t: list(c) for t, c in tables.columns.items()},
         "vocabulary": vocabulary.to_dict(),
+        "ordinal": {a: list(values) for a, values in tables.ordinal.items()},
         "labels": list(LABEL_NAMES),
         "rows": len(frame),
         "labels_observed": labelled,

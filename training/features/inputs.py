@@ -54,6 +54,7 @@ class CleanTables:
     root: Path
     columns: dict[str, tuple[str, ...]] = field(default_factory=dict)
     attributes: tuple[str, ...] = ()
+    ordinal: dict[str, tuple[str, ...]] = field(default_factory=dict)  # attribute -> values, lowest rank first
 
     def path(self, table: str) -> Path:
         return self.root / f"{table}.parquet"
@@ -108,7 +109,8 @@ def open_clean_dir(clean_dir: Path, con: duckdb.DuckDBPyConnection | None = None
                 raise CleanDataError(f"{path}: column {column!r} has type {schema.field(column).type}, expected "
                                      f"{kind}: raw string dates must go through `crmlab ingest` first.")
         columns[table] = tuple(schema.names)
-    tables = CleanTables(root, columns, _attributes(root, columns))
+    attributes = _attributes(root, columns)
+    tables = CleanTables(root, columns, attributes, _ordinal(root, attributes))
     for table in columns:
         for column in NOT_NULL[table]:
             if column in columns[table]:
@@ -116,6 +118,15 @@ def open_clean_dir(clean_dir: Path, con: duckdb.DuckDBPyConnection | None = None
         if table in UNIQUE:
             _check_unique(con, tables, table, UNIQUE[table])
     return tables
+
+
+def _ordinal(root: Path, attributes: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    """Ranked attributes as the schema file declared them (``customers.ordinal``), via ingestion's meta."""
+    import json
+
+    meta = root / INGEST_META
+    declared = json.loads(meta.read_text()).get("ordinal", {}) if meta.exists() else {}
+    return {a: tuple(values) for a, values in declared.items() if a in attributes}
 
 
 def _attributes(root: Path, columns: dict[str, tuple[str, ...]]) -> tuple[str, ...]:

@@ -231,5 +231,7 @@ def clean_meta(raw_source: RawSource) -> dict[str, Any]:
         "name": raw_source.schema.name,
         "tables": {t: list(spec.columns) for t, spec in raw_source.specs.items()},
         "attributes": list(customers.attributes) if customers is not None else [],
+        "ordinal": ({a: [str(v) for v in customers.allowed_values[a]] for a in customers.ordinal}
+                    if customers is not None else {}),
         "consent": "marketing_consent" in raw_source.specs.get("customers", TableSpec(None, {})).columns,
     }

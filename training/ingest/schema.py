@@ -130,6 +130,9 @@ class CustomersTable(_Table):
     OPTIONAL: ClassVar[tuple[str, ...]] = ("signup_date", "marketing_consent")
 
     attributes: list[str] = Field(default_factory=list, description="profile columns used as features")
+    ordinal: list[str] = Field(default_factory=list, description=(
+        "attributes whose allowed_values are listed lowest rank first (e.g. plan: basic, plus, premium); "
+        "segmentation reads them as ranks"))
     pii: PiiColumns = Field(default_factory=PiiColumns)
 
     @model_validator(mode="after")
@@ -138,6 +141,10 @@ class CustomersTable(_Table):
         for name in self.attributes:
             if name in roles or name in self.columns.values():
                 raise ValueError(f"attributes: {name!r} is already a role column; list it once")
+        for name in self.ordinal:
+            if name not in self.attributes or name not in self.allowed_values:
+                raise ValueError(f"ordinal: {name!r} must be an attribute with allowed_values listing its ranks, "
+                                 "lowest first")
         overlap = set(self.pii.hash) & set(self.pii.drop)
         if overlap:
             raise ValueError(f"pii: {sorted(overlap)[0]!r} is under both hash and drop; choose one")

@@ -11,7 +11,9 @@ Clustering distances are only as meaningful as the columns behind them, so the c
 * **Engagement** counts (``sessions_<w>d``, ``page_views_<w>d``, ``cart_adds_<w>d``): browsers vs buyers.
 * **Category mix** (``cat_share_*``) and **channel mix** (``channel_share_*``), already in [0, 1]: what
   and where people buy.
-* **Profile** (``plan``, ``age_band``) as *ordinal* numbers: they have a natural order.
+* **Profile** attributes the schema file declares as ranked (``customers.ordinal``, e.g. ``plan``,
+  ``age_band``) as their ranks (0, 1, ...): they have a natural order, which no vocabulary learned from
+  the data could tell. The ranks come from ``features_meta.json`` (``ordinal``), never from constants here.
 
 Left out of the distance, on purpose:
 
@@ -44,10 +46,6 @@ LABEL_COLUMNS = ("churned", "future_spend")
 RFM_COLUMNS = ("recency_days", "frequency", "monetary_total", "monetary_mean", "tenure_days")
 REQUIRED_COLUMNS = ("recency_days", "frequency", "monetary_total")
 NOMINAL_PROFILE = ("region", "acquisition_channel")
-ORDINAL_PROFILE: dict[str, dict[str, float]] = {
-    "plan": {"basic": 0.0, "plus": 1.0, "premium": 2.0},
-    "age_band": {"18-24": 21.0, "25-34": 29.5, "35-44": 39.5, "45-54": 49.5, "55-64": 59.5, "65+": 70.0},
-}
 _ENGAGEMENT = re.compile(r"^(sessions|page_views|cart_adds)_\d+d$")
 _CATEGORY_SHARE = re.compile(r"^(cat|category)_share_")
 _CHANNEL_SHARE = re.compile(r"^channel_share_")
@@ -116,6 +114,13 @@ def latest_cutoff(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def ordinal_ranks(frame: pd.DataFrame) -> dict[str, dict[str, float]]:
+    """Attribute -> value -> rank, as declared in the schema file and recorded in the features' metadata
+    (``frame.attrs["features_meta"]["ordinal"]``); empty when none is declared."""
+    declared = frame.attrs.get("features_meta", {}).get("ordinal", {}) or {}
+    return {column: {str(v): float(rank) for rank, v in enumerate(values)} for column, values in declared.items()}
+
+
 def select_features(frame: pd.DataFrame) -> FeatureSpec:
     """The segmentation columns present in ``frame`` (see the module docstring for the rule)."""
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
@@ -124,6 +129,7 @@ def select_features(frame: pd.DataFrame) -> FeatureSpec:
             f"features lack required column(s) {missing}: segmentation needs RFM features; "
             "build them with `crmlab features`."
         )
+    ranked = ordinal_ranks(frame)
     numeric = [c for c in frame.columns if c not in LABEL_COLUMNS and pd.api.types.is_numeric_dtype(frame[c])
                and not pd.api.types.is_bool_dtype(frame[c])]
     rfm = tuple(c for c in RFM_COLUMNS if c in numeric)
@@ -134,13 +140,13 @@ def select_features(frame: pd.DataFrame) -> FeatureSpec:
         "engagement": tuple(c for c in numeric if _ENGAGEMENT.search(c)),
         "category_mix": tuple(c for c in numeric if _CATEGORY_SHARE.search(c)),
         "channel_mix": tuple(c for c in numeric if _CHANNEL_SHARE.search(c)),
-        "profile": tuple(c for c in ORDINAL_PROFILE if c in frame.columns),
+        "profile": tuple(c for c in ranked if c in frame.columns),
     }
     groups = {name: cols for name, cols in groups.items() if cols}
     selected = [c for cols in groups.values() for c in cols]
     log_columns = tuple(c for c in selected if _LOGGED.search(c))
     return FeatureSpec(groups=groups, log_columns=log_columns,
-                       ordinal={c: ORDINAL_PROFILE[c] for c in groups.get("profile", ())})
+                       ordinal={c: ranked[c] for c in groups.get("profile", ())})
 
 
 def structural_fill(raw: np.ndarray, spec: FeatureSpec) -> np.ndarray:

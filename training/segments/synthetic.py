@@ -92,6 +92,8 @@ def synthetic_features(n: int, *, seed: int = 0, noise: float = 0.35, segments: 
     frame["acquisition_channel"] = rng.choice(ACQUISITION, size=n)
     frame["churned"] = pd.array(rng.random(n) < 0.3, dtype="boolean")
     frame["future_spend"] = monetary_total * rng.uniform(0.0, 0.5, n)
+    # as the feature build records a schema file's ranked attributes (customers.ordinal)
+    frame.attrs["features_meta"] = {"ordinal": {"plan": list(PLANS), "age_band": list(AGE_BANDS)}}
     return frame, truth
 
 

@@ -20,6 +20,7 @@ ROLES: dict[str, tuple[str, ...]] = {
                      "amount", "channel"),
     "events": ("session_id", "customer_id", "session_ts", "device", "page_views", "cart_adds"),
 }
+ORDINAL_ATTRIBUTES = ("plan", "age_band")  # their PROFILE_VOCAB lists are in rank order
 VOCABULARIES: dict[str, dict[str, tuple[str, ...]]] = {
     "products": {"category": CATEGORIES},
     "customers": dict(PROFILE_VOCAB),
@@ -35,6 +36,7 @@ def world_schema_dict(fmt: str = "parquet", name: str = "generated-world") -> di
         entry: dict[str, Any] = {"path": f"{table}.{fmt}", "columns": {r: r for r in roles}}
         if table == "customers":
             entry["attributes"] = list(PROFILE_VOCAB)
+            entry["ordinal"] = list(ORDINAL_ATTRIBUTES)
             entry["pii"] = {"hash": ["email"], "drop": ["full_name", "phone"]}
         entry["allowed_values"] = {k: list(v) for k, v in VOCABULARIES[table].items()}
         out[table] = entry

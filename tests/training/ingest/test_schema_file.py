@@ -57,6 +57,9 @@ def test_the_minimal_example_is_accepted_as_written(tmp_path: Path):
                        "  attributes: [tier]\n  pii: {hash: [mail], drop: [mail]}\n"),
      "'mail' is under both hash and drop"),
     (("    amount: usd", "    amount: cust"), "column 'cust' is given for two roles"),
+    (("name: cdnow\n", "name: cdnow\ncustomers:\n  path: c.csv\n  columns: {customer_id: id}\n"
+                       "  attributes: [tier]\n  ordinal: [tier]\n"),
+     "ordinal: 'tier' must be an attribute with allowed_values"),
 ])
 def test_schema_mistakes_name_the_key(tmp_path: Path, change: tuple[str, str], named: str):
     with pytest.raises(SchemaError) as err:
