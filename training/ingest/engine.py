@@ -13,7 +13,8 @@ Per table (products, customers, transactions, events: the order references need)
    keys of the referenced tables. Kept rows are written with ``COPY ... TO parquet``; quarantined rows,
    with their first rule, column, every reason and the raw record as JSON, go to ``quarantine``.
    The big table is the probe side of every join (join reordering is off on this connection), so
-   the writes keep the raw row order without a sort.
+   clean rows come out in raw order in practice, without a sort; DuckDB guarantees order only through
+   scans and filters, so nothing downstream may rely on it (features aggregate; the quarantine is sorted).
 
 DuckDB spills to a temporary directory beside the output above ``settings.ingest_memory_limit``.
 """
