@@ -90,13 +90,19 @@ def screen_all(raw_source: object, settings: Settings, paths: dict[str, Path], r
             if table == "customers" and "marketing_consent" in spec.columns:
                 con.execute("CREATE TABLE opted_out AS SELECT DISTINCT customer_id AS id FROM typed_customers "
                             "WHERE marketing_consent = FALSE AND customer_id IS NOT NULL")
+                con.execute("UPDATE typed_customers SET __opted_out = TRUE "
+                            "WHERE customer_id IN (SELECT id FROM opted_out)")
             _duplicates(con, table, spec)
-            fate = _fate_sql(con, table, spec)
+            con.execute(f"UPDATE typed_{table} SET __dup = TRUE, __suspect = TRUE "
+                        f"WHERE {ROW} IN (SELECT {ROW} FROM dup_{table})")
+            fate = _fate_sql(table, spec, f"typed_{table}")
             status(f"ingest: writing {table}")
+            # kept rows: a filter on one table (no join), so DuckDB keeps the raw order
             kept = con.execute(f"COPY (SELECT {', '.join(clean_value(c, s) for c, s in spec.columns.items())} "
-                               f"FROM ({fate}) WHERE __fate = 'k') "
+                               f"FROM typed_{table} WHERE NOT __suspect AND NOT __opted_out) "
                                f"TO {literal(str(paths[table]))} (FORMAT parquet)").fetchone()[0]
-            quarantined = con.execute(_quarantine_sql(table, spec, fate, findings,
+            suspects = _fate_sql(table, spec, f"(SELECT * FROM typed_{table} WHERE __suspect)")
+            quarantined = con.execute(_quarantine_sql(table, spec, suspects, findings,
                                                       record_sql(raw_columns, spec, raw_types))).fetchone()[0]
             rows_in = con.execute(f"SELECT count(*) FROM typed_{table}").fetchone()[0]
             counts = TableCounts(rows_in, kept, quarantined, rows_in - kept - quarantined)
@@ -112,11 +118,10 @@ def screen_all(raw_source: object, settings: Settings, paths: dict[str, Path], r
                 if opted != "FALSE":  # opted-out ids without a readable customers row still exclude rows
                     con.execute("INSERT INTO lookup_customers SELECT id, FALSE, FALSE, TRUE FROM opted_out "
                                 "ANTI JOIN lookup_customers l USING (id)")
-            if "customer_id" in spec.columns:  # an independent count of the excluded rows guards the identity
-                excluded = con.execute(f"SELECT count(*) FROM ({fate}) WHERE __fate = 'x'").fetchone()[0] \
-                    if _has(con, "opted_out") else 0
-                if excluded != counts.rows_excluded_no_consent:
-                    raise RuntimeError(f"{table}: {counts} but {excluded} rows excluded - please report it")
+            excluded = con.execute(f"SELECT count(*) FROM typed_{table} "  # counted independently: a guard
+                                   "WHERE __opted_out AND NOT __bad AND NOT __dup").fetchone()[0]
+            if excluded != counts.rows_excluded_no_consent:
+                raise RuntimeError(f"{table}: {counts} but {excluded} rows excluded - please report it")
             counts.check_identity(table)
             con.execute(f"DROP TABLE typed_{table}")
             screening.counts[table] = counts
@@ -182,13 +187,17 @@ def _typed(con: object, table: str, spec: TableSpec, raw_types: dict[str, str], 
             kept_raw.append(f"{ident(name)} AS {ident(raw_name(name))}")
     raws = [ident(raw_name(c)) for c in spec.columns if stores_raw(spec.columns[c], raw_types[c])]
     bad = " OR ".join(f.flag for f in findings) or "FALSE"
-    joins, lookups = [], []
+    joins, lookups, missing = [], [], []
+    opted_out = "FALSE AS __opted_out"  # customers: set from their own rows once typed
     for i, (column, target) in enumerate(spec.refs.items()):
         joins.append(f"LEFT JOIN lookup_{target} l{i} ON l{i}.id = x.{ident(column)}")
         lookups += [f"NOT coalesce(l{i}.kept, FALSE) AS {ident('__missing_' + column)}",
                     f"coalesce(l{i}.refused, FALSE) AS {ident('__refused_' + column)}"]
-        if target == "customers" and _has(con, "opted_out"):  # customers: joined in _fate_sql
-            lookups.append(f"coalesce(l{i}.opted_out, FALSE) AS __opted_out")
+        missing.append(f"NOT coalesce(l{i}.kept, FALSE)")
+        if target == "customers" and _has(con, "opted_out"):
+            opted_out = f"coalesce(l{i}.opted_out, FALSE) AS __opted_out"
+    suspect = " OR ".join(["x.__bad", *missing])
+    lookups += [opted_out, "FALSE AS __dup", f"({suspect}) AS __suspect"]
     con.execute(f"""
         CREATE TABLE typed_{table} AS
         SELECT {', '.join(['x.*', *lookups])} FROM (
@@ -217,21 +226,14 @@ def _duplicates(con: object, table: str, spec: TableSpec) -> None:
         WHERE r.{ROW} <> r.first_row""")
 
 
-def _fate_sql(con: object, table: str, spec: TableSpec) -> str:
-    """SELECT of the typed rows with ``__fate`` (k kept, q quarantined, x excluded for consent) and the
-    duplicate's first row; the only join is to the (small) duplicates, and the customers' own opt-outs."""
-    columns = {r[0] for r in con.execute(f"SELECT column_name FROM (DESCRIBE typed_{table})").fetchall()}
-    joins = [f"LEFT JOIN dup_{table} d ON d.{ROW} = t.{ROW}"]
-    consent = "t.__opted_out" if "__opted_out" in columns else "FALSE"
-    if "customer_id" in spec.columns and "__opted_out" not in columns and _has(con, "opted_out"):
-        joins.append("LEFT JOIN opted_out o ON o.id = t.customer_id")
-        consent = "o.id IS NOT NULL"
+def _fate_sql(table: str, spec: TableSpec, source: str) -> str:
+    """SELECT of ``source`` (typed rows) with ``__fate`` (k kept, q quarantined, x excluded for consent)
+    and the duplicate's first row, in the order of the rules (row-local, duplicate, consent, references)."""
     missing = [f"t.{ident('__missing_' + c)}" for c in spec.refs]
     referenced = f"WHEN {' OR '.join(missing)} THEN 'q' " if missing else ""
-    fate = (f"CASE WHEN t.__bad THEN 'q' WHEN d.{ROW} IS NOT NULL THEN 'q' WHEN {consent} THEN 'x' "
-            f"{referenced}ELSE 'k' END AS __fate")
+    fate = f"CASE WHEN t.__bad OR t.__dup THEN 'q' WHEN t.__opted_out THEN 'x' {referenced}ELSE 'k' END AS __fate"
     return (f"SELECT t.*, d.first_row AS __first_row, d.same AS __same, {fate} "
-            f"FROM typed_{table} t {' '.join(joins)}")
+            f"FROM {source} t LEFT JOIN dup_{table} d ON d.{ROW} = t.{ROW}")
 
 
 def _quarantine_sql(table: str, spec: TableSpec, fate: str, findings: list, record: str) -> str:
