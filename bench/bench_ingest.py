@@ -4,8 +4,8 @@ Usage: python bench/bench_ingest.py --customers 100000 [--seed 42] [--data DIR] 
 
 Generates a world (or takes ``--data DIR`` holding schema.yaml), then, each in its own process so peak
 memory is that process's own: (1) ``crmlab ingest`` through the schema (parse, contracts, keys, consent,
-references, quarantine, pseudonymisation, report, MLflow run); (2) DuckDB reading every declared table
-file and writing it back as Parquet, nothing checked. Prints one Markdown row with wall times, the
+references, quarantine, pseudonymisation, report, MLflow run; screened on DuckDB); (2) DuckDB reading
+every declared table file and writing it back as Parquet, nothing checked. Prints one Markdown row with wall times, the
 ratio, and peak RSS; the ingest time excludes Python/MLflow import (measured inside the call).
 """
 
@@ -64,7 +64,7 @@ def _child(code: str, *args: str) -> dict:
     proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         raise SystemExit(proc.stderr[-3000:])
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return json.loads([line for line in proc.stdout.splitlines() if line.startswith("{")][-1])
 
 
 def _machine() -> str:
@@ -72,7 +72,7 @@ def _machine() -> str:
 
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     return (f"{os.cpu_count()} cores, {mem:.0f} GiB, Python {platform.python_version()}, "
-            f"DuckDB {duckdb.__version__} (machine shared)")
+            f"DuckDB {duckdb.__version__} (machine shared, load {os.getloadavg()[0]:.0f})")
 
 
 def run(customers: int, seed: int, data: Path | None) -> str:

@@ -72,6 +72,7 @@ def screen_all(raw_source: object, settings: Settings, paths: dict[str, Path], r
     with (tempfile.TemporaryDirectory(prefix=".ingest-spill-", dir=paths["quarantine"].parent) as spill,
           duckdb.connect(config={"memory_limit": settings.ingest_memory_limit, "temp_directory": spill}) as con):
         con.execute("SET TimeZone = 'UTC'")
+        con.execute("SET enable_progress_bar = false")  # crmlab shows its own progress; stdout stays clean
         con.execute("SET disabled_optimizers = 'join_order,build_side_probe_side'")  # see docstring
         for macro in QUOTE_MACROS:
             con.execute(macro)

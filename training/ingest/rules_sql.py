@@ -11,6 +11,8 @@ stable raw row number on an engine without an index, which the quarantine needs 
 the row and to count every row once, and (c) keys, consent and references are relations between
 tables, which pandera does not express. A row-level flag per rule in one SELECT does all of that in
 one scan, and the declared rules (types, nullability, vocabularies, bounds) remain the single source.
+(Judged from pandera's documentation: ibis-framework and polars are not dependencies of crmlab, and
+the backends were not tried hands-on here.)
 """
 
 from __future__ import annotations
