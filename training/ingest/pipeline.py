@@ -200,7 +200,8 @@ def _write_and_log(raw_source: RawSource, screening: Screening, paths: dict[str,
 def _profiles(specs: dict[str, TableSpec], paths: dict[str, Path], settings: Settings) -> dict[str, Any]:
     import duckdb
 
-    with duckdb.connect(config={"memory_limit": settings.ingest_memory_limit, "enable_progress_bar": False}) as con:
+    with duckdb.connect(config={"memory_limit": settings.ingest_memory_limit}) as con:
+        con.execute("SET enable_progress_bar = false")
         return {t: profile_parquet(con, specs[t], paths[t]) for t in specs}
 
 
