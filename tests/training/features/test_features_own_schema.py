@@ -52,6 +52,7 @@ def _renamed(raw: Path) -> tuple[dict[str, pd.DataFrame], dict]:
             entry["attributes"] = [f"Export {a.upper()}" for a in entry["attributes"]]
             entry["pii"] = {k: [f"Export {c.upper()}" for c in v] for k, v in entry["pii"].items()}
             entry["allowed_values"] = {f"Export {k.upper()}": v for k, v in entry["allowed_values"].items()}
+            entry["ordinal"] = [f"Export {a.upper()}" for a in entry.get("ordinal", [])]
         if table in DATE_FORMATS:
             entry["date_format"] = DATE_FORMATS[table]
         schema[table] = entry
