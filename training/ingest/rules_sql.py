@@ -1,8 +1,9 @@
 """The declared contract (``TableSpec``, ``contracts.py``) as DuckDB SQL: parsed columns and one flag per rule.
 
-The rules stay declared once, in ``contracts.py``; this module only renders them. The pandas parser
-(``parse.py``) and the pandera schema (``contract``) render the same rules for the rows that fail, so
-the quarantine keeps its exact reasons; a test runs both renderings on the same tricky values.
+The rules stay declared once, in ``contracts.py``; this module only renders them, with the reason
+texts the pandas path (``parse.py``, the pandera ``contract``, ``integrity.py``) wrote, which the
+ingestion tests pin (rules, columns and reason texts of a raw case with every kind of dirt, CSV and
+Parquet). ``parse.py`` and the pandera ``contract`` are no longer on the ingestion path.
 
 Why SQL rendered from the spec and not a pandera backend on the engine: pandera 0.35's Ibis and Polars
 backends validate a table and report failure cases, but (a) they have no parse step (an unparseable
