@@ -7,6 +7,7 @@ imports heavy libraries inside its body, so ``crmlab --help`` answers at once.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 
 import click
 
