@@ -12,12 +12,12 @@ sparse product:
   feature the parent split on. Per tree, the credits of a leaf telescope to ``leaf - root``, so the
   contributions plus the expected value add up to the raw score exactly, as SHAP's do.
 
-The per-leaf credits are stacked once per booster into a (total leaves x features) matrix (cached on
-the booster); a batch is then ``pred_leaf`` -> a CSR indicator of the rows' leaves (one 1 per row and
-tree) @ that matrix, in row chunks to bound memory. Unlike SHAP, a feature's credit depends on where it
-sits in the tree (features split near the root get less), so rankings differ from SHAP's on some rows;
-the agreement of the strongest reason is measured in ``tests/training/core/test_lgbm_contrib.py`` and
-``bench/README.md``.
+The per-leaf credits are stacked once per booster into a (total leaves x features) matrix (read from
+the booster's text model, cached on the booster); a batch is then ``pred_leaf`` -> a CSR indicator of
+the rows' leaves (one 1 per row and tree) @ that matrix, in row chunks to bound memory. Unlike SHAP, a
+feature's credit depends on the order of the splits in each tree (Saabas is not consistent), so
+rankings differ from SHAP's on some rows; the agreement of the strongest reason is measured in
+``tests/training/core/test_lgbm_contrib.py`` and ``bench/README.md``.
 """
 
 from __future__ import annotations
@@ -77,24 +77,52 @@ def path_contributions(booster: Any, matrix: np.ndarray, chunk_rows: int = CHUNK
 
 
 def path_table(booster: Any) -> PathTable:
-    """The booster's ``PathTable``, built from ``dump_model()`` once and cached on the booster."""
+    """The booster's ``PathTable``, built once from its text model and cached on the booster."""
     cached = getattr(booster, "_crmlab_path_table", None)
     if isinstance(cached, PathTable):
         return cached
-    table = build_path_table(booster.dump_model(), booster.num_feature())
+    table = build_path_table(parse_trees(booster.model_to_string()), booster.num_feature())
     booster._crmlab_path_table = table
     return table
 
 
-def build_path_table(dump: dict, n_features: int) -> PathTable:
-    """``PathTable`` from a ``Booster.dump_model()`` dict (single-output models only)."""
-    if dump.get("num_tree_per_iteration", 1) != 1:
+@dataclass(frozen=True)
+class TreeArrays:
+    """One tree as LightGBM's text model stores it: node i splits on ``split_feature[i]``; a child
+    ``c >= 0`` is node c, ``c < 0`` is leaf ``~c``. A child node always has a larger index than its parent."""
+
+    split_feature: np.ndarray  # (n_leaves - 1,) int
+    left_child: np.ndarray
+    right_child: np.ndarray
+    leaf_value: np.ndarray     # (n_leaves,) float
+    leaf_count: np.ndarray     # (n_leaves,) training rows per leaf
+
+
+def parse_trees(model_text: str) -> list[TreeArrays]:
+    """The trees of ``Booster.model_to_string()`` (single-output, no linear trees; else ``ValueError``).
+
+    The text model, not ``dump_model()``: its JSON takes seconds for a few hundred trees.
+    """
+    header, _, body = model_text.partition("\nTree=")
+    fields = dict(line.split("=", 1) for line in header.splitlines() if "=" in line)
+    if fields.get("num_tree_per_iteration", "1") != "1":
         raise ValueError("path contributions support single-output models (binary or regression) only")
-    if any("leaf_coeff" in _first_leaf(tree["tree_structure"]) for tree in dump["tree_info"]):
-        raise ValueError("path contributions do not support linear trees: use the 'shap' method")
+    trees = []
+    for block in ("Tree=" + body).split("end of trees", 1)[0].split("\nTree=") if body else []:
+        values = dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
+        if values.get("is_linear", "0") != "0":
+            raise ValueError("path contributions do not support linear trees: use the 'shap' method")
+        trees.append(TreeArrays(_ints(values["split_feature"]), _ints(values["left_child"]),
+                                _ints(values["right_child"]), _floats(values["leaf_value"]),
+                                _floats(values.get("leaf_count", ""))))
+    return trees
+
+
+def build_path_table(trees: list[TreeArrays], n_features: int) -> PathTable:
+    """Stack every tree's per-leaf credits; the expected value is the sum of the root means."""
     blocks, offsets, expected, offset = [], [], 0.0, 0
-    for tree in dump["tree_info"]:
-        credits, root_value = _tree_credits(tree["tree_structure"], tree["num_leaves"], n_features)
+    for tree in trees:
+        credits, root_value = _tree_credits(tree, n_features)
         blocks.append(credits)
         offsets.append(offset)
         offset += len(credits)
@@ -103,51 +131,41 @@ def build_path_table(dump: dict, n_features: int) -> PathTable:
                      np.asarray(offsets, dtype=np.int64), expected)
 
 
-def _tree_credits(root: dict, n_leaves: int, n_features: int) -> tuple[np.ndarray, float]:
-    """(n_leaves x n_features) credits of one tree, indexed by ``leaf_index``; and its root value."""
-    credits = np.zeros((max(n_leaves, 1), n_features), dtype=np.float64)
-    if "leaf_value" in root and "split_feature" not in root:  # a single-leaf tree: no credits
-        return credits, float(root["leaf_value"])
-    values = _node_values(root)
-    stack = [(root, np.zeros(n_features))]
-    while stack:  # depth-first; each leaf receives the credits of its path
-        node, path = stack.pop()
-        if "leaf_index" in node:
-            credits[node["leaf_index"]] = path
-            continue
-        feature = node["split_feature"]
-        for child in (node["left_child"], node["right_child"]):
-            step = path.copy()
-            step[feature] += values[id(child)] - values[id(node)]
-            stack.append((child, step))
-    return credits, values[id(root)]
+def _tree_credits(tree: TreeArrays, n_features: int) -> tuple[np.ndarray, float]:
+    """(n_leaves x n_features) credits of one tree (row = leaf index) and the root's mean value."""
+    n_leaves = len(tree.leaf_value)
+    credits = np.zeros((n_leaves, n_features), dtype=np.float64)
+    if n_leaves == 1:  # a tree that never split: no credits
+        return credits, float(tree.leaf_value[0])
+    leaf_value = tree.leaf_value.tolist()  # Python floats: this loop runs once per node, not per row
+    counts = tree.leaf_count.tolist() if len(tree.leaf_count) == n_leaves else [1.0] * n_leaves
+    features, lefts, rights = tree.split_feature.tolist(), tree.left_child.tolist(), tree.right_child.tolist()
+    n_nodes = len(features)
+    value, weight = [0.0] * n_nodes, [0.0] * n_nodes
 
+    def child(c: int) -> tuple[float, float]:
+        return (value[c], weight[c]) if c >= 0 else (leaf_value[~c], counts[~c])
 
-def _node_values(root: dict) -> dict[int, float]:
-    """Every node's training-count-weighted mean leaf value (keyed by ``id(node)``), bottom-up."""
-    values: dict[int, float] = {}
-    counts: dict[int, float] = {}
-    order, stack = [], [root]
-    while stack:
-        node = stack.pop()
-        order.append(node)
-        if "leaf_index" not in node:
-            stack.extend((node["left_child"], node["right_child"]))
-    for node in reversed(order):  # children before parents
-        if "leaf_index" in node:
-            values[id(node)] = float(node["leaf_value"])
-            counts[id(node)] = float(node.get("leaf_count", 0))
-            continue
-        left, right = node["left_child"], node["right_child"]
-        n_left, n_right = counts[id(left)], counts[id(right)]
+    for node in range(n_nodes - 1, -1, -1):  # children before parents
+        (v_left, n_left), (v_right, n_right) = child(lefts[node]), child(rights[node])
         total = n_left + n_right
-        values[id(node)] = ((values[id(left)] * n_left + values[id(right)] * n_right) / total if total > 0
-                            else (values[id(left)] + values[id(right)]) / 2.0)
-        counts[id(node)] = total
-    return values
+        weight[node] = total
+        value[node] = (v_left * n_left + v_right * n_right) / total if total > 0 else (v_left + v_right) / 2
+    path = np.zeros((n_nodes, n_features))  # credits gathered from the root down to each node
+    for node in range(n_nodes):  # parents before children
+        for c in (lefts[node], rights[node]):
+            step = path[node].copy()
+            step[features[node]] += child(c)[0] - value[node]
+            if c >= 0:
+                path[c] = step
+            else:
+                credits[~c] = step
+    return credits, value[0]
 
 
-def _first_leaf(node: dict) -> dict:
-    while "left_child" in node:
-        node = node["left_child"]
-    return node
+def _ints(text: str) -> np.ndarray:
+    return np.array(text.split(), dtype=np.int64)
+
+
+def _floats(text: str) -> np.ndarray:
+    return np.array(text.split(), dtype=np.float64)

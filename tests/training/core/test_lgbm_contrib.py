@@ -74,21 +74,27 @@ def test_chunks_and_single_rows_give_the_batch_answer(model):
 
 
 def test_a_hand_built_tree_credits_each_split_with_the_change_of_the_mean():
-    # root splits on feature 1 (30 rows left, 10 right); left splits on feature 0 (20 / 10 rows)
-    leaf = lambda i, v, n: {"leaf_index": i, "leaf_value": v, "leaf_count": n}  # noqa: E731
-    tree = {"split_feature": 1, "left_child": {"split_feature": 0, "left_child": leaf(0, 3.0, 20),
-                                               "right_child": leaf(1, 0.0, 10)},
-            "right_child": leaf(2, -2.0, 10)}
-    dump = {"num_tree_per_iteration": 1, "tree_info": [
-        {"num_leaves": 3, "tree_structure": tree},
-        {"num_leaves": 1, "tree_structure": {"leaf_value": 0.25}},  # a tree that never split
-    ]}
-    table = lgbm_contrib.build_path_table(dump, n_features=2)
-    # node means: left = (20*3 + 10*0)/30 = 2; root = (30*2 + 10*-2)/40 = 1
+    # node 0 splits on feature 1: left node 1 (30 rows), right leaf 2 (10 rows, -2.0);
+    # node 1 splits on feature 0: leaf 0 (20 rows, 3.0), leaf 1 (10 rows, 0.0)
+    tree = lgbm_contrib.TreeArrays(split_feature=np.array([1, 0]), left_child=np.array([1, ~0]),
+                                   right_child=np.array([~2, ~1]), leaf_value=np.array([3.0, 0.0, -2.0]),
+                                   leaf_count=np.array([20.0, 10.0, 10.0]))
+    stump = lgbm_contrib.TreeArrays(*(np.array([], dtype=int),) * 3, np.array([0.25]), np.array([40.0]))
+    table = lgbm_contrib.build_path_table([tree, stump], n_features=2)
+    # node means: node 1 = (20*3 + 10*0)/30 = 2; root = (30*2 + 10*-2)/40 = 1
     np.testing.assert_allclose(table.credits[:3], [[1.0, 1.0], [-2.0, 1.0], [0.0, -3.0]])
     np.testing.assert_allclose(table.credits[3], [0.0, 0.0])
     assert table.expected_value == pytest.approx(1.25)
     assert list(table.leaf_offset) == [0, 3]
+
+
+def test_the_text_model_holds_the_trees_lightgbm_predicts_with(model):
+    booster, matrix = model
+    trees = lgbm_contrib.parse_trees(booster.model_to_string())
+    assert len(trees) == booster.num_trees()
+    leaves = booster.predict(matrix, pred_leaf=True)
+    by_leaf = np.stack([tree.leaf_value[leaves[:, t]] for t, tree in enumerate(trees)], axis=1)
+    np.testing.assert_allclose(by_leaf.sum(axis=1), booster.predict(matrix, raw_score=True), atol=1e-9)
 
 
 def test_unsupported_models_and_methods_are_refused_in_one_line(model):
