@@ -32,7 +32,7 @@ from training.core import lgbm_predict
 PATH = "path"
 SHAP = "shap"
 METHODS = (PATH, SHAP)
-CHUNK_ROWS = 50_000  # rows per sparse product: ~n_trees x 12 bytes of indicator per row
+CHUNK_ROWS = 20_000  # rows per sparse product: n_trees x 16 bytes (leaf, index, 1.0) per row
 
 
 @dataclass(frozen=True)
@@ -68,10 +68,10 @@ def path_contributions(booster: Any, matrix: np.ndarray, chunk_rows: int = CHUNK
     for start in range(0, len(matrix), chunk_rows):
         part = matrix[start:start + chunk_rows]
         leaves = lgbm_predict.predict(booster, part, pred_leaf=True).reshape(len(part), n_trees)
-        indices = (leaves.astype(np.int64, copy=False) + table.leaf_offset).ravel()
-        indicator = sparse.csr_matrix(
-            (np.ones(indices.size, dtype=np.float64), indices, np.arange(len(part) + 1) * n_trees),
-            shape=(len(part), len(table.credits)))
+        indices = (leaves + table.leaf_offset.astype(leaves.dtype)).ravel()  # int32 from LightGBM
+        indptr = np.arange(len(part) + 1, dtype=indices.dtype) * n_trees
+        indicator = sparse.csr_matrix((np.ones(indices.size), indices, indptr),
+                                      shape=(len(part), len(table.credits)))
         out[start:start + len(part), :-1] = indicator @ table.credits
     return out
 
