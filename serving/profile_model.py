@@ -15,8 +15,9 @@ recommender's top 3 product ids, comma-separated) and the component versions tha
 produced them (``churn_version``, ``clv_version``, ``segments_version``, ``recs_version``). A component not packaged in
 this profile answers null in its columns (the same columns every time).
 
-Inference parameter ``reasons`` (default true) goes to churn: false leaves ``top_reasons`` null and
-skips the tree SHAP pass, the most expensive part of a profile (``crmlab score --reasons false``).
+Inference parameters ``reasons`` (default true) and ``reasons_method`` (``path``, the default, or
+``shap`` for exact tree SHAP) go to churn: ``reasons`` false leaves ``top_reasons`` null and skips the
+contribution pass, the most expensive part of a profile (``crmlab score --reasons false``).
 Components are called directly (``direct_predictor``): each validates its own input, and MLflow's
 cell-by-cell check of their optional inputs would only repeat the work.
 """
@@ -37,6 +38,7 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
 from training.core.families import all_families
+from training.core.lgbm_contrib import PATH
 from training.core.model_state import restore
 from training.core.promotion import GateSpec
 from training.core.pyfunc_base import (
@@ -84,7 +86,7 @@ OUTPUT_DTYPES: dict[str, str] = {"churn_probability": "float64", "predicted_spen
 class CustomerProfileModel(mlflow.pyfunc.PythonModel):
     """Scores each packaged component on the same rows and joins their outputs per customer."""
 
-    PARAMS: ClassVar[dict[str, Any]] = {"reasons": True}
+    PARAMS: ClassVar[dict[str, Any]] = {"reasons": True, "reasons_method": PATH}
     validates_inputs: ClassVar[bool] = True  # ids here, features in each component: see ``direct_predictor``
 
     def __init__(self, versions: dict[str, str], inputs: dict[str, list[str]],

@@ -49,6 +49,25 @@ def test_reasons_false_skips_explanations_and_changes_no_score(registry, tmp_pat
     assert list(fast["segment_id"]) == list(with_reasons["segment_id"])
 
 
+def test_reasons_method_reaches_churn_through_the_profile_and_changes_no_score(registry, tmp_path):
+    path = score_batch(PROFILE, registry.features_dir, tmp_path / "path.parquet", settings=get_settings(),
+                       progress=False)
+    runner = CliRunner().invoke(score_command, ["--features", str(registry.features_dir), "--out",
+                                                str(tmp_path / "shap.parquet"), "--reasons-method", "shap",
+                                                "--no-progress"])
+    assert runner.exit_code == 0, runner.output
+    by_path, by_shap = pd.read_parquet(path.out_path), pd.read_parquet(tmp_path / "shap.parquet")
+    np.testing.assert_allclose(by_shap["churn_probability"], by_path["churn_probability"])
+    assert by_shap["top_reasons"].str.contains("risk").all()
+    assert (by_shap["top_reasons"] != by_path["top_reasons"]).any()  # exact SHAP was used, not the default
+    strongest = [(a.split(":")[0], b.split(":")[0]) for a, b in zip(by_path["top_reasons"], by_shap["top_reasons"],
+                                                                     strict=True)]
+    assert np.mean([a == b for a, b in strongest]) >= 0.6
+    bad = CliRunner().invoke(score_command, ["--features", str(registry.features_dir), "--out",
+                                             str(tmp_path / "x.parquet"), "--reasons-method", "lime"])
+    assert bad.exit_code != 0 and "lime" in bad.output and "Traceback" not in bad.output
+
+
 def test_latest_cutoff_consent_and_exclusions_are_enforced_and_counted(registry, tmp_path):
     frame = synthetic_features(400, seed=3, cutoffs=2).drop(columns=["churned", "future_spend"])
     latest = frame[frame["cutoff"] == frame["cutoff"].max()]

@@ -37,7 +37,9 @@ def test_booster_matrix_predicts_like_lightgbms_pandas_path(registry, rows):
         np.testing.assert_allclose(fast, expected, rtol=1e-12)
         contrib = scorer.booster.predict(as_lgbm_frame(part[scorer.features], scorer.categorical),
                                          pred_contrib=True)
-        np.testing.assert_allclose(scorer.contributions(part).to_numpy(), contrib[:, :-1], rtol=1e-10)
+        np.testing.assert_allclose(scorer.contributions(part, "shap").to_numpy(), contrib[:, :-1], rtol=1e-10)
+        path = scorer.contributions(part, "path").to_numpy()  # the default: the same raw score, split by path
+        np.testing.assert_allclose(path.sum(axis=1) + contrib[:, -1], contrib.sum(axis=1), atol=1e-9)
 
 
 def test_profile_validates_once_and_answers_like_each_component_alone(registry, rows):
@@ -63,3 +65,21 @@ def test_each_lightgbm_version_carries_its_booster_as_text(registry, rows, famil
     matrix = lgbm_predict.booster_matrix(original, validate_frame(rows, inner.spec), original.feature_name(),
                                          inner.scorer.categorical if family == "churn" else inner.categorical)
     np.testing.assert_allclose(booster.predict(matrix), original.predict(matrix))
+
+
+def test_reasons_method_chooses_path_or_exact_shap_and_refuses_others(registry, rows):
+    churn = mlflow.pyfunc.load_model("models:/churn@champion")
+    default = churn.predict(rows)
+    shap = churn.predict(rows, params={"reasons_method": "shap"})
+    path = churn.predict(rows, params={"reasons_method": "path"})
+    pd.testing.assert_frame_equal(default, path)
+    pd.testing.assert_series_equal(shap["churn_probability"], path["churn_probability"])
+    first = [r.split("; ")[0].split(":")[0] for r in path["top_reasons"]], \
+        [r.split("; ")[0].split(":")[0] for r in shap["top_reasons"]]
+    assert np.mean([a == b for a, b in zip(*first, strict=True)]) >= 0.6  # same strongest reason, most rows
+    assert (shap["top_reasons"] != path["top_reasons"]).any()  # the parameter reaches the explainer
+    with pytest.raises(mlflow.exceptions.MlflowException, match="reasons_method"):
+        churn.predict(rows.head(2), params={"reasons_method": "lime"})
+    profile = mlflow.pyfunc.load_model("models:/customer_profile@champion")
+    via_profile = profile.predict(rows, params={"reasons_method": "shap"})
+    assert list(via_profile["top_reasons"]) == list(shap["top_reasons"])

@@ -1,4 +1,4 @@
-"""Readable explanations from per-feature log-odds contributions (tree SHAP or linear).
+"""Readable explanations from per-feature log-odds contributions (path, tree SHAP or linear).
 
 A customer's ``top_reasons`` are the 3 features with the largest absolute contribution to *their* score,
 written as ``"<feature label>: <value>, raises risk"`` (positive contribution) or ``"lowers risk"``,

@@ -12,8 +12,11 @@ Output (same index and order as the input rows):
   fixed on calibrated probabilities so that they mean the same thing across retrained versions:
   "high" = more likely than not to churn; "low" = below about the base rate of a healthy base;
 - ``top_reasons``: the 3 strongest per-customer reasons as text (see ``training.churn.explain``); null
-  when the inference parameter ``reasons`` is false. Reasons come from tree SHAP (``pred_contrib``), which
-  costs about 15x a plain prediction: batch jobs that do not need them pass ``reasons=false``.
+  when the inference parameter ``reasons`` is false. Inference parameter ``reasons_method``: ``path``
+  (default; path-based contributions from the leaves each customer reaches, about 2x a plain
+  prediction, see ``training.core.lgbm_contrib``) or ``shap`` (exact tree SHAP, ``pred_contrib``, about
+  15x). Both rank the raw model's log-odds contributions; calibration is monotone, so the direction and
+  order hold for ``churn_probability`` too. Batch jobs that do not need reasons pass ``reasons=false``.
 """
 
 from __future__ import annotations
@@ -25,7 +28,8 @@ import pandas as pd
 
 from training.churn.calibration import Calibrator
 from training.churn.explain import top_reasons
-from training.core.pyfunc_base import InputSpec, ValidatedPyfunc, param_flag
+from training.core.lgbm_contrib import METHODS, PATH
+from training.core.pyfunc_base import InputSpec, ValidatedPyfunc, param_choice, param_flag
 from training.core.tabular import TableSchema
 
 RISK_BANDS: tuple[tuple[str, float], ...] = (("low", 0.2), ("medium", 0.5))  # upper bounds; else "high"
@@ -42,7 +46,7 @@ def risk_band(p: np.ndarray) -> np.ndarray:
 class ChurnModel(ValidatedPyfunc):
     """Scorer (LightGBM or logistic) + calibrator + explanations behind crmlab's input validation."""
 
-    PARAMS: ClassVar[dict[str, Any]] = {"reasons": True}
+    PARAMS: ClassVar[dict[str, Any]] = {"reasons": True, "reasons_method": PATH}
 
     def __init__(self, spec: InputSpec, scorer, calibrator: Calibrator, *,
                  table_schema: TableSchema | None = None, labels: dict[str, str] | None = None) -> None:
@@ -51,6 +55,10 @@ class ChurnModel(ValidatedPyfunc):
         self.calibrator = calibrator
         self.table_schema = table_schema
         self.labels = labels or {}
+
+    def load_context(self, context) -> None:
+        super().load_context(context)
+        self.scorer.prepare_explainer()  # the first request does not pay for building the explainer
 
     def preprocess(self, frame: pd.DataFrame) -> pd.DataFrame:
         """A model trained from a user table parses raw columns exactly as training did."""
@@ -65,7 +73,9 @@ class ChurnModel(ValidatedPyfunc):
 
     def predict_frame(self, features: pd.DataFrame, params=None) -> pd.DataFrame:
         _, p = self.probabilities(features)
-        reasons = (top_reasons(self.scorer.contributions(features), features, labels=self.labels)
-                   if param_flag(params, "reasons", True) else [None] * len(features))
+        reasons = [None] * len(features)
+        if param_flag(params, "reasons", True):
+            method = param_choice(params, "reasons_method", PATH, METHODS)
+            reasons = top_reasons(self.scorer.contributions(features, method), features, labels=self.labels)
         return pd.DataFrame({"churn_probability": p, "risk_band": risk_band(p), "top_reasons": reasons},
                             index=features.index)

@@ -24,7 +24,7 @@ Which features are required is each family's decision, written into its model ca
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -154,6 +154,14 @@ def param_flag(params: Mapping[str, Any] | None, name: str, default: bool) -> bo
     if isinstance(value, str) and value.strip().lower() in ("true", "false"):
         return value.strip().lower() == "true"
     raise invalid_input(f"parameter {name!r} must be true or false")
+
+
+def param_choice(params: Mapping[str, Any] | None, name: str, default: str, choices: Sequence[str]) -> str:
+    """A text inference parameter from a fixed list; refuses anything else (HTTP 400 from the server)."""
+    value = (params or {}).get(name, default)
+    if isinstance(value, str) and value.strip().lower() in choices:
+        return value.strip().lower()
+    raise invalid_input(f"parameter {name!r} must be one of {', '.join(choices)}")
 
 
 def python_model_of(model: mlflow.pyfunc.PyFuncModel) -> Any | None:
