@@ -2,8 +2,11 @@
 
 Data use (the test split is scored once, after every choice is made):
 
-- train: every Optuna trial and the logistic baseline's C grid are fitted here;
-- validation, *selection* half: early stopping (the number of rounds), the Optuna objective, the C;
+- LightGBM tuning (``core.lgbm_search``): on small tables (train + validation at most
+  ``settings.kfold_max_rows``) K-fold cross-validation over train and both validation halves picks the
+  configuration and its rounds; on larger ones, fitted on train, early-stopped and scored on the whole
+  validation part;
+- logistic baseline: its C grid is fitted on train and chosen on the validation *selection* half;
 - every non-test row (train + both validation halves): the chosen configurations are refitted on all of
   them (LightGBM rounds scaled by the row ratio); 5-fold out-of-fold predictions choose and fit the
   calibration map and decide LightGBM vs baseline (cross-fitted calibrated log loss);
@@ -75,7 +78,7 @@ class Candidate:
 
     @property
     def valid_log_loss(self) -> float:
-        """Cross-fitted calibrated log loss on the calibration half (the selection score)."""
+        """Cross-fitted calibrated log loss of the out-of-fold predictions (the selection score)."""
         return min(self.calibration_losses.values())
 
 
@@ -120,12 +123,14 @@ def prepare(data: ChurnData, seed: int) -> ChurnParts:
 
 
 def tune_lightgbm(data: ChurnData, parts: ChurnParts, run: RunContext):
-    """The shared LightGBM search (``core.lgbm_search``) on train/selection; returns (LgbmScorer, tuned)."""
+    """The shared LightGBM search (``core.lgbm_search``) on train / validation (both halves: the calibration
+    half is no longer held out, calibration uses out-of-fold predictions); returns (LgbmScorer, tuned)."""
     from training.core.lgbm import default_trial_params
     from training.core.lgbm_search import tune_lightgbm as tune
 
+    valid = pd.concat([parts.select, parts.calib])
     tuned = tune((parts.train[data.features], parts.train[LABEL]),
-                 (parts.select[data.features], parts.select[LABEL]), task=TASK, run=run,
+                 (valid[data.features], valid[LABEL]), task=TASK, run=run,
                  categorical=data.categorical, max_rounds=MAX_ROUNDS, warm_start=default_trial_params(TASK))
     return LgbmScorer(tuned.booster, data.features, data.categorical), tuned
 
@@ -209,14 +214,14 @@ def fit(data: ChurnData, run: RunContext) -> Fitted:
                                       (parts.select[data.features], parts.select[LABEL]),
                                       features=data.features, categorical=data.categorical, seed=run.seed)
     rows = parts.fit_rows
-    rounds = tuned.booster.best_iteration
+    rounds, tuned_rows = tuned.best_iteration, tuned.tuned_rows
     candidates = {c.name: c for c in (
-        refit_everywhere("lightgbm", _lgbm_refit(data, tuned.params, rounds, len(parts.train)), data, rows,
-                         run.seed),
+        refit_everywhere("lightgbm", _lgbm_refit(data, tuned.params, rounds, tuned_rows), data, rows, run.seed),
         refit_everywhere("logistic", _logistic_refit(data, baseline, run.seed), data, rows, run.seed))}
-    notes.append(f"refit on all {len(rows)} non-test rows (LightGBM: {rounds} tuned rounds scaled to "
-                 f"{scaled_rounds(rounds, len(parts.train), len(rows))}); calibration chosen and fitted on "
-                 f"{REFIT_FOLDS}-fold out-of-fold predictions")
+    mlflow.log_params({"lgbm_tuning": tuned.how, "lgbm_tuned_rounds": rounds, "lgbm_tuned_rows": tuned_rows})
+    notes.append(f"LightGBM tuned by {tuned.how}; refit on all {len(rows)} non-test rows ({rounds} rounds "
+                 f"for {tuned_rows} rows scaled to {scaled_rounds(rounds, tuned_rows, len(rows))}); "
+                 f"calibration chosen and fitted on {REFIT_FOLDS}-fold out-of-fold predictions")
     chosen = _choose(candidates)
     notes.append(f"registered {chosen.name}: calibrated validation log loss "
                  + ", ".join(f"{c.name} {c.valid_log_loss:.4f}" for c in candidates.values()))
@@ -236,9 +241,10 @@ def fit(data: ChurnData, run: RunContext) -> Fitted:
                             candidates=candidates, table=table, notes=notes, study_name=run.study_name,
                             trials=trials, seed=run.seed)
     test_metrics = {k: metrics[f"test_{k}"] for k in METRIC_NAMES}
-    card = ModelCard(predicts=f"Probability that a customer churns ({chosen.name}, {chosen.calibrator.method} "
-                              "calibration), a risk band and the top 3 reasons.",
-                     data_window=f"{data.window}; {len(data.frame)} labelled rows; {parts.description}",
+    card = ModelCard(predicts=f"Probability that a customer churns, a risk band and the top 3 reasons. Model: "
+                              f"{registered_model_phrase(chosen, len(rows))}.",
+                     data_window=f"{data.window}; {len(data.frame)} labelled rows: {len(rows)} to fit, "
+                                 f"{len(parts.test)} held out for the test",
                      test_metrics=test_metrics, body=files.model_card)
     return Fitted(
         model=model, input_spec=spec,
@@ -273,6 +279,18 @@ def _baselines(data: ChurnData, parts: ChurnParts, candidates: dict[str, Candida
     metrics = {name: {k: v for k, v in binary_metrics(y, p).items() if k in METRIC_NAMES}
                for name, p in probabilities.items()}
     return metrics, {f"{BASELINE_PREFIX}{name}": p for name, p in probabilities.items()}
+
+
+def registered_model_phrase(chosen: Candidate, fit_rows: int) -> str:
+    """What the registered model is, for the registry description (not the tuning split)."""
+    what = f"{chosen.name} refitted on all {fit_rows} non-test rows"
+    method = chosen.calibrator.method
+    losses = ", ".join(f"{m} {v:.4f}" for m, v in chosen.calibration_losses.items())
+    if method == "none":
+        return (f"{what}, uncalibrated because its raw out-of-fold probabilities scored a log loss no worse "
+                f"than any fitted calibration map ({losses})")
+    name = {"sigmoid": "sigmoid (Platt)"}.get(method, method)
+    return f"{what}, {name} calibration fitted on {REFIT_FOLDS}-fold out-of-fold predictions ({losses})"
 
 
 def _choose(candidates: dict[str, Candidate]) -> Candidate:
