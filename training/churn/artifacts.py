@@ -100,7 +100,7 @@ never the values.
 ## Selection
 Objective: validation log loss (Optuna study `{study_name}`, {trials} trials, TPE + median pruning).
 Candidates refitted on every non-test row, scored on 5-fold out-of-fold predictions (cross-fitted
-calibrated log loss):
+calibrated log loss; on a time-based split, of the latest cutoff's rows only, the period the model scores):
 
 | candidate | calibrated log loss | ROC AUC (raw, out-of-fold) | calibration | cross-fitted log loss by method |
 |---|---|---|---|---|

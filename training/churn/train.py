@@ -8,8 +8,9 @@ Data use (the test split is scored once, after every choice is made):
   validation part;
 - logistic baseline: its C grid is fitted on train and chosen on the validation *selection* half;
 - every non-test row (train + both validation halves): the chosen configurations are refitted on all of
-  them (LightGBM rounds scaled by the row ratio); 5-fold out-of-fold predictions choose and fit the
-  calibration map and decide LightGBM vs baseline (cross-fitted calibrated log loss);
+  them (LightGBM rounds scaled by the row ratio); 5-fold out-of-fold predictions (of every row on a random
+  split; of the latest cutoff's rows, the scored period, on a time-based one: ``ChurnParts.calibration_rows``)
+  choose and fit the calibration map and decide LightGBM vs baseline (cross-fitted calibrated log loss);
 - test: final metrics, before and after calibration, and the baselines trained on the same rows
   (default ``LGBMClassifier``, logistic); logged as ``holdout.parquet`` for the gate.
 
@@ -19,7 +20,8 @@ stopping already watches. Class-weighted trials compete on the same objective (t
 probabilities are penalised; calibration could undo a shift but not every distortion).
 
 Never worse than the baseline: the registered model is whichever candidate has the lower out-of-fold
-calibrated log loss; the baseline wins unless LightGBM is at least as good.
+calibrated log loss; the baseline wins unless LightGBM is at least as good, and the blend of both
+(``scorers.BlendScorer``) only when it beats both by ``BLEND_MIN_GAIN``.
 """
 
 from __future__ import annotations
@@ -51,6 +53,10 @@ METRIC_NAMES = ("roc_auc", "pr_auc", "log_loss", "brier", "ece")
 VALID_FRAC, TEST_FRAC = 0.3, 0.2
 MAX_ROUNDS = 1000  # with learning_rate >= 0.01 and early stopping, churn data never needs more
 REFIT_FOLDS = 5
+BLEND_WEIGHTS = (0.25, 0.5, 0.75)  # LightGBM's share; the pure models (0, 1) are candidates of their own
+# The blend is registered only when its calibrated out-of-fold log loss beats both single models by this
+# much: a blend is harder to read and explain, so a tie goes to the simpler model.
+BLEND_MIN_GAIN = 0.001
 INPUT_EXAMPLE_ROWS = 5
 
 
@@ -61,11 +67,24 @@ class ChurnParts:
     calib: pd.DataFrame
     test: pd.DataFrame
     description: str
+    time_based: bool = False
 
     @property
     def fit_rows(self) -> pd.DataFrame:
         """Every non-test row: what the chosen configuration is refitted on."""
         return pd.concat([self.train, self.select, self.calib])
+
+    @property
+    def calibration_rows(self) -> np.ndarray:
+        """Which ``fit_rows`` choose and fit the calibration map (a boolean mask).
+
+        Random split: all of them. Time-based split: the validation rows only, i.e. the latest cutoff, the
+        period of the test rows and of the customers scored next. A churn rate that moves between cutoffs
+        (CDNOW: 0.83 at the two earlier cutoffs, 0.72 at the latest) shifts every probability; a map fitted
+        on all periods averages the shift in and leaves the scored period miscalibrated.
+        """
+        latest = np.r_[np.zeros(len(self.train), bool), np.ones(len(self.select) + len(self.calib), bool)]
+        return latest if self.time_based else np.ones(len(latest), bool)
 
 
 @dataclass
@@ -75,6 +94,7 @@ class Candidate:
     calibrator: Calibrator
     calibration_losses: dict[str, float]
     valid_auc: float
+    oof: np.ndarray | None = None     # out-of-fold raw probabilities of every fit row (for the blend)
 
     @property
     def valid_log_loss(self) -> float:
@@ -86,7 +106,7 @@ class Candidate:
 class ChurnDetails:
     """Churn's own part of ``TrainResult`` (``result.chosen``, ``result.calibration``, ``result.split``)."""
 
-    chosen: str                       # "lightgbm" or "logistic"
+    chosen: str                       # "lightgbm", "logistic" or "blend"
     calibration: str                  # "none", "isotonic" or "sigmoid"
     split: str
 
@@ -113,7 +133,7 @@ def prepare(data: ChurnData, seed: int) -> ChurnParts:
     select, calib = split_in_two(splits.valid, label=LABEL, seed=seed + 2)
     parts = ChurnParts(splits.train, select, calib, splits.test,
                        f"{splits.describe()}; validation halved: selection {len(select)} / "
-                       f"calibration {len(calib)} rows")
+                       f"calibration {len(calib)} rows", time_based=splits.kind == "time-based")
     for name in ("train", "select", "calib", "test"):
         counts = getattr(parts, name)[LABEL].value_counts()
         if len(counts) < 2 or counts.min() < 5:
@@ -136,10 +156,12 @@ def tune_lightgbm(data: ChurnData, parts: ChurnParts, run: RunContext):
 
 
 def refit_everywhere(name: str, fit_on: Callable[[pd.DataFrame], object], data: ChurnData,
-                     rows: pd.DataFrame, seed: int) -> Candidate:
+                     rows: pd.DataFrame, seed: int, calibrate_on: np.ndarray | None = None) -> Candidate:
     """Use every non-test row: out-of-fold predictions (each row scored by a model fitted on the other
     folds) choose and fit the calibration map and score the candidate; then the model is refitted on all
-    rows. Issue 14: on small tables a model fitted on half the rows loses to a default on all of them."""
+    rows. Issue 14: on small tables a model fitted on half the rows loses to a default on all of them.
+    ``calibrate_on``: mask of the rows whose out-of-fold predictions calibrate (``ChurnParts.calibration_rows``;
+    default all)."""
     from sklearn.metrics import roc_auc_score
 
     from training.core.splits import stratified_folds
@@ -148,8 +170,28 @@ def refit_everywhere(name: str, fit_on: Callable[[pd.DataFrame], object], data: 
     oof = np.empty(len(rows))
     for fit_idx, score_idx in stratified_folds(y, REFIT_FOLDS, seed):
         oof[score_idx] = fit_on(rows.iloc[fit_idx]).raw_proba(rows.iloc[score_idx][data.features])
-    calibrator, losses = choose_calibrator(oof, y, seed=seed)
-    return Candidate(name, fit_on(rows), calibrator, losses, float(roc_auc_score(y, oof)))
+    mask = np.ones(len(rows), bool) if calibrate_on is None else calibrate_on
+    calibrator, losses = choose_calibrator(oof[mask], y[mask], seed=seed)
+    return Candidate(name, fit_on(rows), calibrator, losses, float(roc_auc_score(y[mask], oof[mask])), oof)
+
+
+def blend_candidate(trees: Candidate, linear: Candidate, rows: pd.DataFrame, data: ChurnData, seed: int,
+                    calibrate_on: np.ndarray) -> Candidate:
+    """LightGBM and logistic averaged in log-odds (``scorers.BlendScorer``); the weight and the calibration
+    map are chosen on the same out-of-fold predictions as the single candidates (both used the same folds)."""
+    from sklearn.metrics import roc_auc_score
+
+    from training.churn.scorers import BlendScorer, blend_proba
+
+    y = rows[LABEL].to_numpy()[calibrate_on]
+    fits = {}
+    for weight in BLEND_WEIGHTS:
+        oof = blend_proba(trees.oof, linear.oof, weight)
+        fits[weight] = (oof, *choose_calibrator(oof[calibrate_on], y, seed=seed))
+    weight = min(BLEND_WEIGHTS, key=lambda w: min(fits[w][2].values()))
+    oof, calibrator, losses = fits[weight]
+    scorer = BlendScorer(trees.scorer.booster, linear.scorer, weight, data.features, data.categorical)
+    return Candidate("blend", scorer, calibrator, losses, float(roc_auc_score(y, oof[calibrate_on])), oof)
 
 
 def _lgbm_refit(data: ChurnData, params: dict, best_iteration: int, tuned_rows: int
@@ -216,12 +258,17 @@ def fit(data: ChurnData, run: RunContext) -> Fitted:
     rows = parts.fit_rows
     rounds, tuned_rows = tuned.best_iteration, tuned.tuned_rows
     candidates = {c.name: c for c in (
-        refit_everywhere("lightgbm", _lgbm_refit(data, tuned.params, rounds, tuned_rows), data, rows, run.seed),
-        refit_everywhere("logistic", _logistic_refit(data, baseline, run.seed), data, rows, run.seed))}
+        refit_everywhere("lightgbm", _lgbm_refit(data, tuned.params, rounds, tuned_rows), data, rows, run.seed,
+                         parts.calibration_rows),
+        refit_everywhere("logistic", _logistic_refit(data, baseline, run.seed), data, rows, run.seed,
+                         parts.calibration_rows))}
+    candidates["blend"] = blend_candidate(candidates["lightgbm"], candidates["logistic"], rows, data, run.seed,
+                                          parts.calibration_rows)
+    calibrated_on = ("the latest cutoff's " if parts.time_based else "") + f"{int(parts.calibration_rows.sum())}"
     mlflow.log_params({"lgbm_tuning": tuned.how, "lgbm_tuned_rounds": rounds, "lgbm_tuned_rows": tuned_rows})
     notes.append(f"LightGBM tuned by {tuned.how}; refit on all {len(rows)} non-test rows ({rounds} rounds "
                  f"for {tuned_rows} rows scaled to {scaled_rounds(rounds, tuned_rows, len(rows))}); "
-                 f"calibration chosen and fitted on {REFIT_FOLDS}-fold out-of-fold predictions")
+                 f"calibration chosen and fitted on {REFIT_FOLDS}-fold out-of-fold predictions of {calibrated_on} rows")
     chosen = _choose(candidates)
     notes.append(f"registered {chosen.name}: calibrated validation log loss "
                  + ", ".join(f"{c.name} {c.valid_log_loss:.4f}" for c in candidates.values()))
@@ -283,20 +330,24 @@ def _baselines(data: ChurnData, parts: ChurnParts, candidates: dict[str, Candida
 
 def registered_model_phrase(chosen: Candidate, fit_rows: int) -> str:
     """What the registered model is, for the registry description (not the tuning split)."""
-    what = f"{chosen.name} refitted on all {fit_rows} non-test rows"
+    name = (f"blend of LightGBM and logistic regression ({chosen.scorer.weight:g} LightGBM in log-odds)"
+            if chosen.name == "blend" else chosen.name)
+    what = f"{name} refitted on all {fit_rows} non-test rows"
     method = chosen.calibrator.method
     losses = ", ".join(f"{m} {v:.4f}" for m, v in chosen.calibration_losses.items())
     if method == "none":
         return (f"{what}, uncalibrated because its raw out-of-fold probabilities scored a log loss no worse "
                 f"than any fitted calibration map ({losses})")
-    name = {"sigmoid": "sigmoid (Platt)"}.get(method, method)
-    return f"{what}, {name} calibration fitted on {REFIT_FOLDS}-fold out-of-fold predictions ({losses})"
+    method_name = {"sigmoid": "sigmoid (Platt)"}.get(method, method)
+    return f"{what}, {method_name} calibration fitted on {REFIT_FOLDS}-fold out-of-fold predictions ({losses})"
 
 
 def _choose(candidates: dict[str, Candidate]) -> Candidate:
-    """LightGBM only when its calibrated validation log loss is not worse than the baseline's."""
-    lgbm, baseline = candidates["lightgbm"], candidates["logistic"]
-    return lgbm if lgbm.valid_log_loss <= baseline.valid_log_loss else baseline
+    """LightGBM only when its calibrated validation log loss is not worse than the baseline's; the blend
+    only when it beats both by ``BLEND_MIN_GAIN``."""
+    lgbm, baseline, blend = candidates["lightgbm"], candidates["logistic"], candidates["blend"]
+    single = lgbm if lgbm.valid_log_loss <= baseline.valid_log_loss else baseline
+    return blend if blend.valid_log_loss < single.valid_log_loss - BLEND_MIN_GAIN else single
 
 
 def _test_metrics(candidates: dict[str, Candidate], chosen: Candidate, x: pd.DataFrame, y: np.ndarray
