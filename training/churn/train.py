@@ -95,11 +95,15 @@ class Candidate:
     calibration_losses: dict[str, float]
     valid_auc: float
     oof: np.ndarray | None = None     # out-of-fold raw probabilities of every fit row (for the blend)
+    selection_loss: float | None = None
 
     @property
     def valid_log_loss(self) -> float:
-        """Cross-fitted calibrated log loss of the out-of-fold predictions (the selection score)."""
-        return min(self.calibration_losses.values())
+        """The selection score: cross-fitted calibrated log loss of the out-of-fold predictions of *every*
+        fit row (``selection_loss``), even when the map itself is fitted on the latest cutoff only: the
+        choice between candidates is a comparison of ranking and fit, which needs every row (on CDNOW the
+        latest cutoff holds 466 rows, and a choice made there went the wrong way)."""
+        return min(self.calibration_losses.values()) if self.selection_loss is None else self.selection_loss
 
 
 @dataclass
@@ -172,7 +176,16 @@ def refit_everywhere(name: str, fit_on: Callable[[pd.DataFrame], object], data: 
         oof[score_idx] = fit_on(rows.iloc[fit_idx]).raw_proba(rows.iloc[score_idx][data.features])
     mask = np.ones(len(rows), bool) if calibrate_on is None else calibrate_on
     calibrator, losses = choose_calibrator(oof[mask], y[mask], seed=seed)
-    return Candidate(name, fit_on(rows), calibrator, losses, float(roc_auc_score(y[mask], oof[mask])), oof)
+    return Candidate(name, fit_on(rows), calibrator, losses, float(roc_auc_score(y, oof)), oof,
+                     _selection_loss(oof, y, mask, losses, seed))
+
+
+def _selection_loss(oof: np.ndarray, y: np.ndarray, mask: np.ndarray, losses: dict[str, float], seed: int
+                    ) -> float:
+    """Cross-fitted calibrated log loss over every row (``Candidate.valid_log_loss``)."""
+    if mask.all():
+        return min(losses.values())
+    return min(choose_calibrator(oof, y, seed=seed)[1].values())
 
 
 def blend_candidate(trees: Candidate, linear: Candidate, rows: pd.DataFrame, data: ChurnData, seed: int,
@@ -183,15 +196,16 @@ def blend_candidate(trees: Candidate, linear: Candidate, rows: pd.DataFrame, dat
 
     from training.churn.scorers import BlendScorer, blend_proba
 
-    y = rows[LABEL].to_numpy()[calibrate_on]
+    y = rows[LABEL].to_numpy()
     fits = {}
     for weight in BLEND_WEIGHTS:
         oof = blend_proba(trees.oof, linear.oof, weight)
-        fits[weight] = (oof, *choose_calibrator(oof[calibrate_on], y, seed=seed))
-    weight = min(BLEND_WEIGHTS, key=lambda w: min(fits[w][2].values()))
-    oof, calibrator, losses = fits[weight]
+        calibrator, losses = choose_calibrator(oof[calibrate_on], y[calibrate_on], seed=seed)
+        fits[weight] = (oof, calibrator, losses, _selection_loss(oof, y, calibrate_on, losses, seed))
+    weight = min(BLEND_WEIGHTS, key=lambda w: fits[w][3])
+    oof, calibrator, losses, selection = fits[weight]
     scorer = BlendScorer(trees.scorer.booster, linear.scorer, weight, data.features, data.categorical)
-    return Candidate("blend", scorer, calibrator, losses, float(roc_auc_score(y, oof[calibrate_on])), oof)
+    return Candidate("blend", scorer, calibrator, losses, float(roc_auc_score(y, oof)), oof, selection)
 
 
 def _lgbm_refit(data: ChurnData, params: dict, best_iteration: int, tuned_rows: int
