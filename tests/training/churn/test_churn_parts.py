@@ -96,13 +96,18 @@ def test_never_worse_than_baseline_rule():
     def cand(name: str, loss: float) -> Candidate:
         return Candidate(name, None, None, {"isotonic": loss + 0.01, "sigmoid": loss}, 0.7)
 
-    def chosen(lgbm_loss: float, baseline_loss: float) -> str:
-        pair = {"lightgbm": cand("lightgbm", lgbm_loss), "logistic": cand("logistic", baseline_loss)}
-        return _choose(pair).name
+    def chosen(lgbm_loss: float, baseline_loss: float, blend_loss: float = 1.0) -> str:
+        trio = {"lightgbm": cand("lightgbm", lgbm_loss), "logistic": cand("logistic", baseline_loss),
+                "blend": cand("blend", blend_loss)}
+        return _choose(trio).name
 
     assert chosen(0.50, 0.51) == "lightgbm"
     assert chosen(0.52, 0.51) == "logistic"  # never ship a model worse than its baseline
     assert chosen(0.51, 0.51) == "lightgbm"  # a tie is not worse
+    assert chosen(0.50, 0.51, 0.4985) == "blend"   # beats both by more than BLEND_MIN_GAIN
+    assert chosen(0.50, 0.51, 0.4995) == "lightgbm"  # a blend gaining less is not worth its complexity
+    # the selection score is the every-row loss when one is given, not the calibration rows' own
+    assert Candidate("x", None, None, {"none": 0.3}, 0.7, selection_loss=0.4).valid_log_loss == 0.4
 
 
 def test_features_dir_reading_reports_unlabelled_rows_and_the_input_contract(tmp_path):
