@@ -68,6 +68,12 @@ class Settings(BaseSettings):
     optuna_storage: str | None = Field(
         default=None, description="Optuna RDB URL; SQLite beside the tracking store by default."
     )
+    kfold_max_rows: int = Field(
+        default=10_000, ge=0,
+        description="LightGBM tuning uses K-fold cross-validation when train + validation hold at most this many "
+                    "rows (0 = never); above it, one validation split. See training/core/lgbm_search.py.",
+    )
+    kfold_folds: int = Field(default=5, ge=2, le=20, description="Folds of the K-fold tuning of small tables.")
 
     # --- team mode (`crmlab server`, `crmlab users`, distributed tuning) --------------------------
     server_backend_store_uri: str | None = Field(

@@ -100,10 +100,12 @@ never the values.
 
 ## Selection
 Objective: validation log loss (Optuna study `{study_name}`, {trials} trials, TPE + median pruning).
-Candidates refitted on every non-test row, scored on 5-fold out-of-fold predictions (cross-fitted
-calibrated log loss):
+Candidates refitted on every non-test row and scored on the 5-fold out-of-fold predictions of every
+non-test row (cross-fitted calibrated log loss, the choice). The calibration map is chosen and fitted on
+the out-of-fold predictions of the rows it is meant for: on a time-based split the latest cutoff's only,
+the period the model scores (last column), else every row:
 
-| candidate | calibrated log loss | ROC AUC (raw, out-of-fold) | calibration | cross-fitted log loss by method |
+| candidate | calibrated log loss | ROC AUC (raw, out-of-fold) | calibration | calibration rows: log loss by method |
 |---|---|---|---|---|
 {validation}
 

@@ -1,11 +1,11 @@
-"""Probability calibration on rows no model was fitted, tuned or early-stopped on.
+"""Probability calibration on out-of-fold predictions (rows no model scoring them was fitted on).
 
-The validation part of the split is halved: a *selection* half (early stopping, Optuna objective,
-baseline C) and a *calibration* half. On the calibration half, isotonic and sigmoid (Platt) are compared
-by cross-fitted log loss (each row scored by a calibrator fitted on the other folds), so the method is
-never chosen on the rows it was fitted on; the chosen method is then refitted on the whole half.
-The raw probabilities ("none") compete too: a model trained on log loss is often calibrated already,
-and a map fitted on a few hundred rows would then only add noise. The test split is not involved.
+Training hands over each candidate's out-of-fold predictions on every non-test row. On them, isotonic
+and sigmoid (Platt) are compared by cross-fitted log loss (each row scored by a calibrator fitted on the
+other folds), so the method is never chosen on the rows it was fitted on; the chosen method is then
+refitted on all those rows. The raw probabilities ("none") compete too: a model trained on log loss is
+often calibrated already, and a map fitted on a few hundred rows would then only add noise. The test
+split is not involved.
 """
 
 from __future__ import annotations

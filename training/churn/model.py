@@ -44,7 +44,7 @@ def risk_band(p: np.ndarray) -> np.ndarray:
 
 
 class ChurnModel(ValidatedPyfunc):
-    """Scorer (LightGBM or logistic) + calibrator + explanations behind crmlab's input validation."""
+    """Scorer (LightGBM, logistic or their blend) + calibrator + explanations behind crmlab's input validation."""
 
     PARAMS: ClassVar[dict[str, Any]] = {"reasons": True, "reasons_method": PATH}
 

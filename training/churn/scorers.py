@@ -7,6 +7,10 @@
   standardisation for numbers, "missing" + one-hot for categories, L2 logistic regression). Its
   contributions are coefficient x (value - training mean) in the transformed space, summed back to the
   original feature, which for a linear model is exactly its SHAP value (whatever method is asked).
+- ``BlendScorer``: both, averaged in log-odds with a weight chosen on out-of-fold predictions. Trees and a
+  linear model make different errors; on small tables neither dominates (issue 14: the better of the two
+  changes from table to table), and their blend is usually at least as good as the better one. Its
+  contributions are the same weighted average of both parts' (attributions are linear in the log-odds).
 """
 
 from __future__ import annotations
@@ -78,6 +82,40 @@ class LinearScorer:
         self.train_mean_ = z.mean(axis=0)
         self.column_feature_ = [_source_feature(name, self.features) for name in prep.get_feature_names_out()]
         return self
+
+
+@dataclass
+class BlendScorer:
+    booster: object            # the LightGBM part, held directly so its text is exported (native_boosters)
+    linear: LinearScorer
+    weight: float              # on LightGBM's log-odds; 1 - weight on the logistic model's
+    features: list[str]
+    categorical: list[str]
+    kind: str = "blend"
+
+    def raw_proba(self, x: pd.DataFrame) -> np.ndarray:
+        return blend_proba(self._trees().raw_proba(x), self.linear.raw_proba(x), self.weight)
+
+    def contributions(self, x: pd.DataFrame, method: str = lgbm_contrib.PATH) -> pd.DataFrame:
+        """The parts' contributions, weighted as their log-odds are (``method`` applies to the trees)."""
+        return (self.weight * self._trees().contributions(x, method)
+                + (1 - self.weight) * self.linear.contributions(x, method))
+
+    def prepare_explainer(self) -> None:
+        """Build the trees' path-contribution table now (at model load) rather than on the first request."""
+        self._trees().prepare_explainer()
+
+    def _trees(self) -> LgbmScorer:
+        return LgbmScorer(self.booster, self.features, self.categorical)
+
+
+def blend_proba(p_trees: np.ndarray, p_linear: np.ndarray, weight: float) -> np.ndarray:
+    """Weighted mean of two probabilities in log-odds."""
+    def logit(p: np.ndarray) -> np.ndarray:
+        p = np.clip(np.asarray(p, dtype=float), 1e-6, 1 - 1e-6)
+        return np.log(p / (1 - p))
+
+    return 1 / (1 + np.exp(-(weight * logit(p_trees) + (1 - weight) * logit(p_linear))))
 
 
 def linear_frame(x: pd.DataFrame, categorical: list[str]) -> pd.DataFrame:

@@ -2,11 +2,15 @@
 
 Data use (the test split is scored once, after every choice is made):
 
-- train: every Optuna trial and the logistic baseline's C grid are fitted here;
-- validation, *selection* half: early stopping (the number of rounds), the Optuna objective, the C;
+- LightGBM tuning (``core.lgbm_search``): on small tables (train + validation at most
+  ``settings.kfold_max_rows``) K-fold cross-validation over train and both validation halves picks the
+  configuration and its rounds; on larger ones, fitted on train, early-stopped and scored on the whole
+  validation part;
+- logistic baseline: its C grid is fitted on train and chosen on the validation *selection* half;
 - every non-test row (train + both validation halves): the chosen configurations are refitted on all of
-  them (LightGBM rounds scaled by the row ratio); 5-fold out-of-fold predictions choose and fit the
-  calibration map and decide LightGBM vs baseline (cross-fitted calibrated log loss);
+  them (LightGBM rounds scaled by the row ratio); 5-fold out-of-fold predictions (of every row on a random
+  split; of the latest cutoff's rows, the scored period, on a time-based one: ``ChurnParts.calibration_rows``)
+  choose and fit the calibration map and decide LightGBM vs baseline (cross-fitted calibrated log loss);
 - test: final metrics, before and after calibration, and the baselines trained on the same rows
   (default ``LGBMClassifier``, logistic); logged as ``holdout.parquet`` for the gate.
 
@@ -16,7 +20,8 @@ stopping already watches. Class-weighted trials compete on the same objective (t
 probabilities are penalised; calibration could undo a shift but not every distortion).
 
 Never worse than the baseline: the registered model is whichever candidate has the lower out-of-fold
-calibrated log loss; the baseline wins unless LightGBM is at least as good.
+calibrated log loss; the baseline wins unless LightGBM is at least as good, and the blend of both
+(``scorers.BlendScorer``) only when it beats both by ``BLEND_MIN_GAIN``.
 """
 
 from __future__ import annotations
@@ -48,6 +53,10 @@ METRIC_NAMES = ("roc_auc", "pr_auc", "log_loss", "brier", "ece")
 VALID_FRAC, TEST_FRAC = 0.3, 0.2
 MAX_ROUNDS = 1000  # with learning_rate >= 0.01 and early stopping, churn data never needs more
 REFIT_FOLDS = 5
+BLEND_WEIGHTS = (0.25, 0.5, 0.75)  # LightGBM's share; the pure models (0, 1) are candidates of their own
+# The blend is registered only when its calibrated out-of-fold log loss beats both single models by this
+# much: a blend is harder to read and explain, so a tie goes to the simpler model.
+BLEND_MIN_GAIN = 0.001
 INPUT_EXAMPLE_ROWS = 5
 
 
@@ -58,11 +67,24 @@ class ChurnParts:
     calib: pd.DataFrame
     test: pd.DataFrame
     description: str
+    time_based: bool = False
 
     @property
     def fit_rows(self) -> pd.DataFrame:
         """Every non-test row: what the chosen configuration is refitted on."""
         return pd.concat([self.train, self.select, self.calib])
+
+    @property
+    def calibration_rows(self) -> np.ndarray:
+        """Which ``fit_rows`` choose and fit the calibration map (a boolean mask).
+
+        Random split: all of them. Time-based split: the validation rows only, i.e. the latest cutoff, the
+        period of the test rows and of the customers scored next. A churn rate that moves between cutoffs
+        (CDNOW: 0.83 at the two earlier cutoffs, 0.72 at the latest) shifts every probability; a map fitted
+        on all periods averages the shift in and leaves the scored period miscalibrated.
+        """
+        latest = np.r_[np.zeros(len(self.train), bool), np.ones(len(self.select) + len(self.calib), bool)]
+        return latest if self.time_based else np.ones(len(latest), bool)
 
 
 @dataclass
@@ -72,18 +94,23 @@ class Candidate:
     calibrator: Calibrator
     calibration_losses: dict[str, float]
     valid_auc: float
+    oof: np.ndarray | None = None     # out-of-fold raw probabilities of every fit row (for the blend)
+    selection_loss: float | None = None
 
     @property
     def valid_log_loss(self) -> float:
-        """Cross-fitted calibrated log loss on the calibration half (the selection score)."""
-        return min(self.calibration_losses.values())
+        """The selection score: cross-fitted calibrated log loss of the out-of-fold predictions of *every*
+        fit row (``selection_loss``), even when the map itself is fitted on the latest cutoff only: the
+        choice between candidates is a comparison of ranking and fit, which needs every row (on CDNOW the
+        latest cutoff holds 466 rows, and a choice made there went the wrong way)."""
+        return min(self.calibration_losses.values()) if self.selection_loss is None else self.selection_loss
 
 
 @dataclass
 class ChurnDetails:
     """Churn's own part of ``TrainResult`` (``result.chosen``, ``result.calibration``, ``result.split``)."""
 
-    chosen: str                       # "lightgbm" or "logistic"
+    chosen: str                       # "lightgbm", "logistic" or "blend"
     calibration: str                  # "none", "isotonic" or "sigmoid"
     split: str
 
@@ -110,7 +137,7 @@ def prepare(data: ChurnData, seed: int) -> ChurnParts:
     select, calib = split_in_two(splits.valid, label=LABEL, seed=seed + 2)
     parts = ChurnParts(splits.train, select, calib, splits.test,
                        f"{splits.describe()}; validation halved: selection {len(select)} / "
-                       f"calibration {len(calib)} rows")
+                       f"calibration {len(calib)} rows", time_based=splits.kind == "time-based")
     for name in ("train", "select", "calib", "test"):
         counts = getattr(parts, name)[LABEL].value_counts()
         if len(counts) < 2 or counts.min() < 5:
@@ -120,21 +147,25 @@ def prepare(data: ChurnData, seed: int) -> ChurnParts:
 
 
 def tune_lightgbm(data: ChurnData, parts: ChurnParts, run: RunContext):
-    """The shared LightGBM search (``core.lgbm_search``) on train/selection; returns (LgbmScorer, tuned)."""
+    """The shared LightGBM search (``core.lgbm_search``) on train / validation (both halves: the calibration
+    half is no longer held out, calibration uses out-of-fold predictions); returns (LgbmScorer, tuned)."""
     from training.core.lgbm import default_trial_params
     from training.core.lgbm_search import tune_lightgbm as tune
 
+    valid = pd.concat([parts.select, parts.calib])
     tuned = tune((parts.train[data.features], parts.train[LABEL]),
-                 (parts.select[data.features], parts.select[LABEL]), task=TASK, run=run,
+                 (valid[data.features], valid[LABEL]), task=TASK, run=run,
                  categorical=data.categorical, max_rounds=MAX_ROUNDS, warm_start=default_trial_params(TASK))
     return LgbmScorer(tuned.booster, data.features, data.categorical), tuned
 
 
 def refit_everywhere(name: str, fit_on: Callable[[pd.DataFrame], object], data: ChurnData,
-                     rows: pd.DataFrame, seed: int) -> Candidate:
+                     rows: pd.DataFrame, seed: int, calibrate_on: np.ndarray | None = None) -> Candidate:
     """Use every non-test row: out-of-fold predictions (each row scored by a model fitted on the other
     folds) choose and fit the calibration map and score the candidate; then the model is refitted on all
-    rows. Issue 14: on small tables a model fitted on half the rows loses to a default on all of them."""
+    rows. Issue 14: on small tables a model fitted on half the rows loses to a default on all of them.
+    ``calibrate_on``: mask of the rows whose out-of-fold predictions calibrate (``ChurnParts.calibration_rows``;
+    default all)."""
     from sklearn.metrics import roc_auc_score
 
     from training.core.splits import stratified_folds
@@ -143,8 +174,38 @@ def refit_everywhere(name: str, fit_on: Callable[[pd.DataFrame], object], data: 
     oof = np.empty(len(rows))
     for fit_idx, score_idx in stratified_folds(y, REFIT_FOLDS, seed):
         oof[score_idx] = fit_on(rows.iloc[fit_idx]).raw_proba(rows.iloc[score_idx][data.features])
-    calibrator, losses = choose_calibrator(oof, y, seed=seed)
-    return Candidate(name, fit_on(rows), calibrator, losses, float(roc_auc_score(y, oof)))
+    mask = np.ones(len(rows), bool) if calibrate_on is None else calibrate_on
+    calibrator, losses = choose_calibrator(oof[mask], y[mask], seed=seed)
+    return Candidate(name, fit_on(rows), calibrator, losses, float(roc_auc_score(y, oof)), oof,
+                     _selection_loss(oof, y, mask, losses, seed))
+
+
+def _selection_loss(oof: np.ndarray, y: np.ndarray, mask: np.ndarray, losses: dict[str, float], seed: int
+                    ) -> float:
+    """Cross-fitted calibrated log loss over every row (``Candidate.valid_log_loss``)."""
+    if mask.all():
+        return min(losses.values())
+    return min(choose_calibrator(oof, y, seed=seed)[1].values())
+
+
+def blend_candidate(trees: Candidate, linear: Candidate, rows: pd.DataFrame, data: ChurnData, seed: int,
+                    calibrate_on: np.ndarray) -> Candidate:
+    """LightGBM and logistic averaged in log-odds (``scorers.BlendScorer``); the weight and the calibration
+    map are chosen on the same out-of-fold predictions as the single candidates (both used the same folds)."""
+    from sklearn.metrics import roc_auc_score
+
+    from training.churn.scorers import BlendScorer, blend_proba
+
+    y = rows[LABEL].to_numpy()
+    fits = {}
+    for weight in BLEND_WEIGHTS:
+        oof = blend_proba(trees.oof, linear.oof, weight)
+        calibrator, losses = choose_calibrator(oof[calibrate_on], y[calibrate_on], seed=seed)
+        fits[weight] = (oof, calibrator, losses, _selection_loss(oof, y, calibrate_on, losses, seed))
+    weight = min(BLEND_WEIGHTS, key=lambda w: fits[w][3])
+    oof, calibrator, losses, selection = fits[weight]
+    scorer = BlendScorer(trees.scorer.booster, linear.scorer, weight, data.features, data.categorical)
+    return Candidate("blend", scorer, calibrator, losses, float(roc_auc_score(y, oof)), oof, selection)
 
 
 def _lgbm_refit(data: ChurnData, params: dict, best_iteration: int, tuned_rows: int
@@ -209,14 +270,19 @@ def fit(data: ChurnData, run: RunContext) -> Fitted:
                                       (parts.select[data.features], parts.select[LABEL]),
                                       features=data.features, categorical=data.categorical, seed=run.seed)
     rows = parts.fit_rows
-    rounds = tuned.booster.best_iteration
+    rounds, tuned_rows = tuned.best_iteration, tuned.tuned_rows
     candidates = {c.name: c for c in (
-        refit_everywhere("lightgbm", _lgbm_refit(data, tuned.params, rounds, len(parts.train)), data, rows,
-                         run.seed),
-        refit_everywhere("logistic", _logistic_refit(data, baseline, run.seed), data, rows, run.seed))}
-    notes.append(f"refit on all {len(rows)} non-test rows (LightGBM: {rounds} tuned rounds scaled to "
-                 f"{scaled_rounds(rounds, len(parts.train), len(rows))}); calibration chosen and fitted on "
-                 f"{REFIT_FOLDS}-fold out-of-fold predictions")
+        refit_everywhere("lightgbm", _lgbm_refit(data, tuned.params, rounds, tuned_rows), data, rows, run.seed,
+                         parts.calibration_rows),
+        refit_everywhere("logistic", _logistic_refit(data, baseline, run.seed), data, rows, run.seed,
+                         parts.calibration_rows))}
+    candidates["blend"] = blend_candidate(candidates["lightgbm"], candidates["logistic"], rows, data, run.seed,
+                                          parts.calibration_rows)
+    calibrated_on = ("the latest cutoff's " if parts.time_based else "") + f"{int(parts.calibration_rows.sum())}"
+    mlflow.log_params({"lgbm_tuning": tuned.how, "lgbm_tuned_rounds": rounds, "lgbm_tuned_rows": tuned_rows})
+    notes.append(f"LightGBM tuned by {tuned.how}; refit on all {len(rows)} non-test rows ({rounds} rounds "
+                 f"for {tuned_rows} rows scaled to {scaled_rounds(rounds, tuned_rows, len(rows))}); "
+                 f"calibration chosen and fitted on {REFIT_FOLDS}-fold out-of-fold predictions of {calibrated_on} rows")
     chosen = _choose(candidates)
     notes.append(f"registered {chosen.name}: calibrated validation log loss "
                  + ", ".join(f"{c.name} {c.valid_log_loss:.4f}" for c in candidates.values()))
@@ -236,9 +302,10 @@ def fit(data: ChurnData, run: RunContext) -> Fitted:
                             candidates=candidates, table=table, notes=notes, study_name=run.study_name,
                             trials=trials, seed=run.seed)
     test_metrics = {k: metrics[f"test_{k}"] for k in METRIC_NAMES}
-    card = ModelCard(predicts=f"Probability that a customer churns ({chosen.name}, {chosen.calibrator.method} "
-                              "calibration), a risk band and the top 3 reasons.",
-                     data_window=f"{data.window}; {len(data.frame)} labelled rows; {parts.description}",
+    card = ModelCard(predicts=f"Probability that a customer churns, a risk band and the top 3 reasons. Model: "
+                              f"{registered_model_phrase(chosen, len(rows))}.",
+                     data_window=f"{data.window}; {len(data.frame)} labelled rows: {len(rows)} to fit, "
+                                 f"{len(parts.test)} held out for the test",
                      test_metrics=test_metrics, body=files.model_card)
     return Fitted(
         model=model, input_spec=spec,
@@ -275,10 +342,26 @@ def _baselines(data: ChurnData, parts: ChurnParts, candidates: dict[str, Candida
     return metrics, {f"{BASELINE_PREFIX}{name}": p for name, p in probabilities.items()}
 
 
+def registered_model_phrase(chosen: Candidate, fit_rows: int) -> str:
+    """What the registered model is, for the registry description (not the tuning split)."""
+    name = (f"blend of LightGBM and logistic regression ({chosen.scorer.weight:g} LightGBM in log-odds)"
+            if chosen.name == "blend" else chosen.name)
+    what = f"{name} refitted on all {fit_rows} non-test rows"
+    method = chosen.calibrator.method
+    losses = ", ".join(f"{m} {v:.4f}" for m, v in chosen.calibration_losses.items())
+    if method == "none":
+        return (f"{what}, uncalibrated because its raw out-of-fold probabilities scored a log loss no worse "
+                f"than any fitted calibration map ({losses})")
+    method_name = {"sigmoid": "sigmoid (Platt)"}.get(method, method)
+    return f"{what}, {method_name} calibration fitted on {REFIT_FOLDS}-fold out-of-fold predictions ({losses})"
+
+
 def _choose(candidates: dict[str, Candidate]) -> Candidate:
-    """LightGBM only when its calibrated validation log loss is not worse than the baseline's."""
-    lgbm, baseline = candidates["lightgbm"], candidates["logistic"]
-    return lgbm if lgbm.valid_log_loss <= baseline.valid_log_loss else baseline
+    """LightGBM only when its calibrated validation log loss is not worse than the baseline's; the blend
+    only when it beats both by ``BLEND_MIN_GAIN``."""
+    lgbm, baseline, blend = candidates["lightgbm"], candidates["logistic"], candidates["blend"]
+    single = lgbm if lgbm.valid_log_loss <= baseline.valid_log_loss else baseline
+    return blend if blend.valid_log_loss < single.valid_log_loss - BLEND_MIN_GAIN else single
 
 
 def _test_metrics(candidates: dict[str, Candidate], chosen: Candidate, x: pd.DataFrame, y: np.ndarray

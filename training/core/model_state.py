@@ -44,6 +44,7 @@ CLASSES: dict[str, str] = {
     "churn.ChurnModel": "training.churn.model:ChurnModel",
     "churn.LgbmScorer": "training.churn.scorers:LgbmScorer",
     "churn.LinearScorer": "training.churn.scorers:LinearScorer",
+    "churn.BlendScorer": "training.churn.scorers:BlendScorer",
     "churn.Calibrator": "training.churn.calibration:Calibrator",
     "clv.ClvModel": "training.clv.pyfunc:ClvModel",
     "segments.SegmentsModel": "training.segments.model:SegmentsModel",

@@ -96,13 +96,18 @@ def test_never_worse_than_baseline_rule():
     def cand(name: str, loss: float) -> Candidate:
         return Candidate(name, None, None, {"isotonic": loss + 0.01, "sigmoid": loss}, 0.7)
 
-    def chosen(lgbm_loss: float, baseline_loss: float) -> str:
-        pair = {"lightgbm": cand("lightgbm", lgbm_loss), "logistic": cand("logistic", baseline_loss)}
-        return _choose(pair).name
+    def chosen(lgbm_loss: float, baseline_loss: float, blend_loss: float = 1.0) -> str:
+        trio = {"lightgbm": cand("lightgbm", lgbm_loss), "logistic": cand("logistic", baseline_loss),
+                "blend": cand("blend", blend_loss)}
+        return _choose(trio).name
 
     assert chosen(0.50, 0.51) == "lightgbm"
     assert chosen(0.52, 0.51) == "logistic"  # never ship a model worse than its baseline
     assert chosen(0.51, 0.51) == "lightgbm"  # a tie is not worse
+    assert chosen(0.50, 0.51, 0.4985) == "blend"   # beats both by more than BLEND_MIN_GAIN
+    assert chosen(0.50, 0.51, 0.4995) == "lightgbm"  # a blend gaining less is not worth its complexity
+    # the selection score is the every-row loss when one is given, not the calibration rows' own
+    assert Candidate("x", None, None, {"none": 0.3}, 0.7, selection_loss=0.4).valid_log_loss == 0.4
 
 
 def test_features_dir_reading_reports_unlabelled_rows_and_the_input_contract(tmp_path):
@@ -153,3 +158,38 @@ def test_lightgbm_tuning_is_reproducible_by_seed(tmp_path):
         first, second, other = tune("a", 3), tune("b", 3), tune("c", 4)
     assert first == second
     assert first[1:] != other[1:]  # trial 0 is the shared warm start; the rest follow the seed
+
+
+def test_blend_is_a_log_odds_average_its_reasons_add_up_and_its_state_round_trips(tmp_path):
+    import optuna
+
+    from training.churn.scorers import BlendScorer, blend_proba
+    from training.churn.train import prepare
+    from training.core import model_state
+    from training.core.lgbm import default_trial_params, suggest_lgbm_params
+    from training.core.lgbm_search import fit_rounds
+
+    data = from_features_dir(write_features_dir(synthetic_features(1500, seed=0), tmp_path / "f"))
+    parts = prepare(data, seed=0)
+    train, x = parts.train, parts.test[data.features]
+    linear, _ = fit_baseline((train[data.features], train["churned"]),
+                             (parts.select[data.features], parts.select["churned"]),
+                             features=data.features, categorical=data.categorical, seed=0)
+    params = suggest_lgbm_params(optuna.trial.FixedTrial(default_trial_params("binary")), "binary")
+    booster = fit_rounds(params, train[data.features], train["churned"], task="binary",
+                         categorical=data.categorical, rounds=50)
+    blend = BlendScorer(booster, linear, 0.75, data.features, data.categorical)
+    trees = blend._trees()
+
+    def logit(p):
+        return np.log(p / (1 - p))
+
+    p = blend.raw_proba(x)
+    np.testing.assert_allclose(logit(p), 0.75 * logit(trees.raw_proba(x)) + 0.25 * logit(linear.raw_proba(x)),
+                               atol=1e-6)
+    assert np.allclose(blend_proba(p, p, 0.3), p)  # a blend of one model with itself is that model
+    # contributions are the same weighted sum of both parts' (SHAP is linear in log-odds)
+    expected = 0.75 * trees.contributions(x) + 0.25 * linear.contributions(x)
+    np.testing.assert_allclose(blend.contributions(x).to_numpy(), expected.to_numpy())
+    restored = model_state.load(model_state.save(blend, tmp_path / "state"))
+    np.testing.assert_allclose(restored.raw_proba(x), p)

@@ -172,10 +172,10 @@ def test_shared_lightgbm_search_refits_the_best_trial_of_a_resumed_study(tmp_pat
     y = pd.Series((x["a"] + 0.5 * rng.normal(size=600) > 0).astype(int))
     train, valid = (x.iloc[:400], y.iloc[:400]), (x.iloc[400:], y.iloc[400:])
 
-    def run(trials: int, seed: int) -> RunContext:
+    def run(trials: int, seed: int) -> RunContext:  # kfold_max_rows=0: one validation split at any size
         return RunContext(family="t", model_name="t", seed=seed, trials=trials, timeout=None,
-                          storage=f"sqlite:///{tmp_path / 'o.db'}", study_name="t-study", settings=get_settings(),
-                          plots_dir=tmp_path, files_dir=tmp_path)
+                          storage=f"sqlite:///{tmp_path / 'o.db'}", study_name="t-study",
+                          settings=get_settings(kfold_max_rows=0), plots_dir=tmp_path, files_dir=tmp_path)
 
     with mlflow.start_run():
         first = tune_lightgbm(train, valid, task="binary", run=run(4, 0), max_rounds=200)
@@ -184,3 +184,34 @@ def test_shared_lightgbm_search_refits_the_best_trial_of_a_resumed_study(tmp_pat
     assert second.value == pytest.approx(first.study.best_value) or second.value < first.study.best_value
     # whichever trial is best, the returned booster is that trial's (refitted if it is an older one)
     assert float(second.booster.best_score["valid"]["binary_logloss"]) == pytest.approx(second.value)
+
+
+def test_small_tables_are_tuned_by_k_fold_and_the_booster_never_sees_the_validation_rows(tmp_path):
+    from training.core.lgbm import suggest_lgbm_params
+    from training.core.lgbm_search import cv_lgbm, fit_rounds, scaled_rounds, tune_lightgbm
+
+    rng = np.random.default_rng(1)
+    x = pd.DataFrame({"a": rng.normal(size=900), "b": rng.normal(size=900)})
+    y = pd.Series((x["a"] * x["b"] + 0.5 * rng.normal(size=900) > 0).astype(int))
+    train, valid = (x.iloc[:600], y.iloc[:600]), (x.iloc[600:], y.iloc[600:])
+
+    def run(settings) -> RunContext:
+        return RunContext(family="t", model_name="t", seed=0, trials=3, timeout=None,
+                          storage=f"sqlite:///{tmp_path / 'o.db'}", study_name=f"k{settings.kfold_max_rows}",
+                          settings=settings, plots_dir=tmp_path, files_dir=tmp_path)
+
+    with mlflow.start_run():
+        kfold = tune_lightgbm(train, valid, task="binary", run=run(get_settings(kfold_max_rows=900)), max_rounds=300)
+        split = tune_lightgbm(train, valid, task="binary", run=run(get_settings(kfold_max_rows=899)), max_rounds=300)
+    assert (kfold.folds, split.folds) == (5, 0) and "5-fold" in kfold.how
+    assert split.tuned_rows == 600 and kfold.tuned_rows == 900 - 900 // 5
+    # the objective is the cross-validated metric of the best configuration, recomputable from its params
+    params = {**suggest_lgbm_params(optuna.trial.FixedTrial(kfold.study.best_params), "binary"), "seed": 0}
+    assert kfold.params == params
+    rounds, value = cv_lgbm(params, train, valid, task="binary", folds=5, metric="binary_logloss", seed=0,
+                            max_rounds=300)
+    assert (rounds, value) == (kfold.best_iteration, pytest.approx(kfold.value))
+    # the booster is that configuration on the train rows only, with the rounds scaled to them
+    expected = fit_rounds(params, *train, task="binary", rounds=scaled_rounds(rounds, kfold.tuned_rows, 600))
+    assert kfold.booster.current_iteration() == expected.current_iteration() == kfold.booster.best_iteration
+    np.testing.assert_allclose(kfold.booster.predict(valid[0]), expected.predict(valid[0]))

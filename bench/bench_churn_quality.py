@@ -1,0 +1,189 @@
+"""Churn model quality: crmlab vs logistic regression vs default LightGBM vs FLAML, equal time, same rows.
+
+Tables: generated worlds (raw tables -> ingest -> features, by ``crmlab main``'s cutoff rule) of 2k, 5k
+and 50k customers, and churn labels derived from the shared CDNOW sample by the same chain
+(``examples/cdnow/schema.yaml``). Per table, every contender trains on the same non-test rows of
+``training.churn.train.prepare`` and is scored once on the same test rows:
+
+- crmlab: ``train_churn`` (tuning with ``--timeout BUDGET``, then refit, calibration, registration, in a
+  throw-away tracking store); its registered model's test metrics;
+- logistic: scikit-learn ``LogisticRegression`` (median impute + missing indicators, scaling, one-hot);
+- default LightGBM: ``LGBMClassifier()`` with default settings;
+- FLAML: ``AutoML.fit`` with its default estimators and metric, ``time_budget=BUDGET``.
+
+ECE uses 10 fixed bins; ``ece_noise`` is the ECE a perfectly calibrated model shows by chance on this
+test split (``calibrated_ece_noise`` of crmlab's probabilities). Run with ``nice -n 10``:
+
+    python bench/bench_churn_quality.py --sizes 2000,5000,50000 --cdnow --budget 60
+
+Writes a Markdown table to stdout and to --out (default bench/out/churn_quality.md).
+Needs ``flaml[automl]`` (pip install -e ".[bench]").
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from training.churn.inputs import LABEL, ChurnData, from_features_dir
+from training.churn.train import prepare, train_churn
+from training.core.evaluation import binary_metrics, calibrated_ece_noise
+from training.core.lgbm import as_lgbm_frame
+from training.core.markdown import markdown_table
+from training.features.from_source import features_from_source
+from training.settings import get_settings
+
+CDNOW_SCHEMA = Path(__file__).resolve().parents[1] / "examples" / "cdnow" / "schema.yaml"
+
+
+def world_features(customers: int, seed: int, workdir: Path) -> Path:
+    from training.world import WorldConfig, generate_world, write_world
+
+    write_world(generate_world(WorldConfig(n_customers=customers, seed=seed)), workdir / "raw")
+    return features_from_source(workdir / "raw", workdir, get_settings())
+
+
+def run_crmlab(data: ChurnData, *, budget: float, seed: int) -> tuple[np.ndarray, dict]:
+    started = time.perf_counter()
+    result = train_churn(data=data, trials=100_000, timeout=budget, seed=seed, settings=get_settings())
+    wall = time.perf_counter() - started
+    import mlflow
+
+    holdout = pd.read_parquet(mlflow.artifacts.download_artifacts(run_id=result.run_id,
+                                                                   artifact_path="holdout.parquet"))
+    model = mlflow.pyfunc.load_model(result.model_uri)
+    p = model.predict(holdout, params={"reasons": False})["churn_probability"].to_numpy()
+    tuning = next(n for n in result.notes if n.startswith("LightGBM tuned by"))
+    info = {"wall_s": wall, "trials": result.trials,
+            "detail": f"{result.chosen}, {result.calibration}; {tuning.split(';')[0].removeprefix('LightGBM ')}"}
+    return p, info
+
+
+def logistic_pipeline(data: ChurnData):
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    numeric = [f for f in data.features if f not in data.categorical]
+    columns = ColumnTransformer([
+        ("num", make_pipeline(SimpleImputer(strategy="median", add_indicator=True), StandardScaler()), numeric),
+        ("cat", make_pipeline(SimpleImputer(strategy="constant", fill_value="missing"),
+                              OneHotEncoder(handle_unknown="ignore")), data.categorical)])
+    return make_pipeline(columns, LogisticRegression(max_iter=2000))
+
+
+def run_peers(data: ChurnData, fit: pd.DataFrame, test: pd.DataFrame, *, budget: float, seed: int
+              ) -> dict[str, tuple[np.ndarray, dict]]:
+    import lightgbm
+    from flaml import AutoML
+
+    x, y, test_x = fit[data.features], fit[LABEL].to_numpy(), test[data.features]
+    out = {}
+    started = time.perf_counter()
+    logistic = logistic_pipeline(data).fit(x.astype({c: str for c in data.categorical}), y)
+    out["logistic regression"] = (logistic.predict_proba(test_x.astype({c: str for c in data.categorical}))[:, 1],
+                                  {"wall_s": time.perf_counter() - started, "detail": "scikit-learn defaults"})
+    started = time.perf_counter()
+    default = lightgbm.LGBMClassifier(random_state=seed, verbose=-1, n_jobs=1)
+    default.fit(as_lgbm_frame(x, data.categorical), y)
+    out["default LightGBM"] = (default.predict_proba(as_lgbm_frame(test_x, data.categorical))[:, 1],
+                               {"wall_s": time.perf_counter() - started, "detail": "LGBMClassifier()"})
+    automl = AutoML()
+    started = time.perf_counter()
+    automl.fit(as_lgbm_frame(x, data.categorical), y, task="classification", time_budget=budget, seed=seed,
+               n_jobs=1, verbose=0, log_file_name="")
+    out["FLAML"] = (automl.predict_proba(as_lgbm_frame(test_x, data.categorical))[:, 1],
+                    {"wall_s": time.perf_counter() - started,
+                     "detail": f"best {automl.best_estimator}, metric {automl._state.metric}"})
+    return out
+
+
+def bench_table(name: str, features: Path, *, budget: float, seed: int) -> list[dict]:
+    data = from_features_dir(features)
+    parts = prepare(data, seed)  # the split train_churn makes with this seed
+    fit, test = parts.fit_rows, parts.test
+    y = test[LABEL].to_numpy()
+    crmlab_p, crmlab_info = run_crmlab(data, budget=budget, seed=seed)
+    contenders = {"crmlab": (crmlab_p, crmlab_info), **run_peers(data, fit, test, budget=budget, seed=seed)}
+    noise = calibrated_ece_noise(crmlab_p)
+    rows = []
+    for contender, (p, info) in contenders.items():
+        m = binary_metrics(y, p)
+        rows.append({"table": name, "fit_rows": len(fit), "test_rows": len(test), "contender": contender,
+                     "wall_s": info["wall_s"], "test_auc": m["roc_auc"], "test_ece": m["ece"],
+                     "ece_noise": noise, "detail": info["detail"]})
+    return rows
+
+
+def verdicts(result: pd.DataFrame) -> list[str]:
+    lines = []
+    for table, rows in result.groupby("table", sort=False):
+        ours = rows[rows["contender"] == "crmlab"].iloc[0]
+        peers = rows[rows["contender"] != "crmlab"]
+        best = peers.loc[peers["test_auc"].idxmax()]
+        gap = ours["test_auc"] - best["test_auc"]
+        lines.append(f"- {table}: crmlab AUC {ours['test_auc']:.4f} vs best peer {best['contender']} "
+                     f"{best['test_auc']:.4f} ({gap:+.4f}; ratio {ours['test_auc'] / best['test_auc']:.3f}): "
+                     f"{'at or above' if gap >= 0 else 'within 0.005' if gap >= -0.005 else 'BELOW'}; "
+                     f"ECE {ours['test_ece']:.4f} ({'<=' if ours['test_ece'] <= 0.03 else '>'} 0.03; "
+                     f"noise floor {ours['ece_noise']:.4f})")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="2000,5000,50000", help="generated world sizes (customers)")
+    parser.add_argument("--cdnow", action=argparse.BooleanOptionalAction, default=True,
+                        help="include churn labels from the CDNOW sample")
+    parser.add_argument("--budget", type=float, default=60.0, help="tuning seconds for crmlab and FLAML")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=Path("bench/out/churn_quality.md"))
+    args = parser.parse_args(argv)
+
+    rows: list[dict] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ.update({"MLFLOW_TRACKING_URI": f"sqlite:///{Path(tmp) / 'mlflow.db'}", "CRMLAB_DEMO": "1",
+                           "DO_NOT_TRACK": "1"})
+        os.environ.pop("MLFLOW_RUN_ID", None)
+        cwd = os.getcwd()
+        os.chdir(tmp)
+        try:
+            sources = [(f"world {int(n):,} customers", lambda w, n=int(n): world_features(n, args.seed, w))
+                       for n in args.sizes.split(",") if n.strip()]
+            if args.cdnow:
+                sources.append(("CDNOW sample", lambda w: features_from_source(CDNOW_SCHEMA, w, get_settings())))
+            for i, (name, build) in enumerate(sources):
+                workdir = Path(tmp) / f"t{i}"
+                print(f"[bench] {name}: building features", flush=True)
+                features = build(workdir)
+                print(f"[bench] {name}: training", flush=True)
+                rows += bench_table(name, features, budget=args.budget, seed=args.seed)
+                print(markdown_table(pd.DataFrame(rows[-4:]).set_index("contender").round(4), digits=4), flush=True)
+        finally:
+            os.chdir(cwd)
+    result = pd.DataFrame(rows)
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+    text = (f"# Churn quality: crmlab vs logistic vs default LightGBM vs FLAML\n\n"
+            f"{stamp}; {platform.machine()} {os.cpu_count()} CPU(s), load average {load}; seed {args.seed}; "
+            f"tuning budget {args.budget:g} s for crmlab and FLAML.\n\n"
+            f"{markdown_table(result.set_index(['table', 'contender']).round(4), digits=4)}\n\n"
+            + "\n".join(verdicts(result)) + "\n")
+    print(text)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text)
+    return 0 if np.isfinite(result["test_auc"]).all() else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
