@@ -9,7 +9,10 @@ AUC (CBPE, no labels) is compared with its AUC measured on the same batch's labe
 
     python bench/bench_monitor_quality.py --seeds 5 --customers 1500 --trials 1 --jobs 3
 
-Writes the Markdown table to stdout and bench/out/monitor_quality.md (rows: bench/out/monitor_quality.jsonl).
+Writes the Markdown table to stdout and bench/out/monitor_quality.md (rows:
+bench/out/monitor_quality_<customers>.jsonl; the table covers the seeds and drifts asked for). With
+``--keep DIR`` the trained worlds stay on disk, and ``--remonitor --keep DIR`` re-judges them with the
+current monitor code without training again (develop on other seeds than the ones you report).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -42,8 +46,6 @@ def world(seed: int, drift: float, customers: int, trials: int, workdir: Path) -
     from crmlab.commands.main import _command
     from crmlab.commands.options import load_settings
     from crmlab.commands.train import family_command
-    from monitoring.policy import Policy
-    from monitoring.run import run_monitor
 
     settings = load_settings(seed=seed)
     raw, clean, feats, current = (workdir / p for p in ("raw", "clean", "features", "current"))
@@ -64,9 +66,20 @@ def world(seed: int, drift: float, customers: int, trials: int, workdir: Path) -
     unlabelled = current / "unlabelled"
     unlabelled.mkdir()
     _without_labels(current, unlabelled)
-    result = run_monitor(unlabelled, list(FAMILIES), Policy(), workdir / "reports", False, settings)
-    out = {"seed": seed, "drift": drift, "train_s": round(trained, 1),
-           "monitor_s": round(time.perf_counter() - started - trained, 1)}
+    return monitor_world(seed, drift, workdir, settings) | {"train_s": round(trained, 1)}
+
+
+def monitor_world(seed: int, drift: float, workdir: Path, settings=None) -> dict:
+    """The monitor's verdicts on an already trained world (``--remonitor`` re-judges kept worlds)."""
+    from crmlab.commands.options import load_settings
+    from monitoring.policy import Policy
+    from monitoring.run import run_monitor
+
+    settings = settings or load_settings(seed=seed)
+    current = workdir / "current"
+    started = time.perf_counter()
+    result = run_monitor(current / "unlabelled", list(FAMILIES), Policy(), workdir / "reports", False, settings)
+    out = {"seed": seed, "drift": drift, "monitor_s": round(time.perf_counter() - started, 1)}
     for m in result.models:
         out[m.model_name] = {"status": m.status, "checks": sorted({c.check for c in m.crossings}),
                              "verdict": m.verdict[:400]}
@@ -105,6 +118,9 @@ def _auc_pair(model, current: Path, settings) -> dict:
 def _child(args) -> None:
     workdir = Path(args.workdir)
     os.chdir(workdir)
+    if args.remonitor:
+        print(json.dumps(monitor_world(args.seed, args.drift, workdir)))
+        return
     print(json.dumps(world(args.seed, args.drift, args.customers, args.trials, workdir)))
 
 
@@ -117,6 +133,9 @@ def main() -> None:
     parser.add_argument("--drifts", default=",".join(map(str, DRIFTS)))
     parser.add_argument("--jobs", type=int, default=1, help="worlds run at once (each in its own process)")
     parser.add_argument("--fresh", action="store_true", help="forget worlds measured by earlier invocations")
+    parser.add_argument("--keep", help="keep each trained world in KEEP/<customers>-<seed>-<drift> (re-judge with "
+                        "--remonitor after changing the monitor, without training again)")
+    parser.add_argument("--remonitor", action="store_true", help="only re-run the monitor on worlds kept by --keep")
     parser.add_argument("--seed", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--drift", type=float, help=argparse.SUPPRESS)
     parser.add_argument("--workdir", help=argparse.SUPPRESS)
@@ -125,7 +144,7 @@ def main() -> None:
         _child(args)
         return
     OUT.mkdir(parents=True, exist_ok=True)
-    rows_path = OUT / "monitor_quality.jsonl"
+    rows_path = OUT / f"monitor_quality_{args.customers}.jsonl"
     if args.fresh:
         rows_path.unlink(missing_ok=True)
     worlds = [(seed, float(d)) for seed in range(args.first_seed, args.first_seed + args.seeds)
@@ -135,19 +154,33 @@ def main() -> None:
     with ThreadPoolExecutor(args.jobs) as pool:
         list(pool.map(lambda w: _run_world(*w, args, rows_path), worlds))
     # Every world measured so far (earlier invocations too, unless --fresh): the latest row per world.
-    rows = list({(r["seed"], r["drift"]): r for r in map(json.loads, rows_path.read_text().splitlines())}.values())
+    wanted = set(worlds)
+    rows = list({(r["seed"], r["drift"]): r for r in map(json.loads, rows_path.read_text().splitlines())
+                 if (r["seed"], r["drift"]) in wanted}.values())
     table = summarize(rows, args)
     (OUT / "monitor_quality.md").write_text(table + "\n")
     print(table)
 
 
 def _run_world(seed: int, drift: float, args, rows_path: Path) -> dict | None:
+    if args.keep:
+        kept = Path(args.keep).resolve() / f"{args.customers}-{seed}-{drift}"
+        if not args.remonitor:
+            shutil.rmtree(kept, ignore_errors=True)
+        kept.mkdir(parents=True, exist_ok=True)
+        return _in_dir(seed, drift, args, rows_path, str(kept))
+    if args.remonitor:
+        sys.exit("--remonitor needs --keep DIR (the worlds kept by an earlier run)")
     with tempfile.TemporaryDirectory(prefix="bench-mq-") as tmp:
-        env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp}/mlflow.db", "CRMLAB_DEMO": "1",
-               "DO_NOT_TRACK": "1", "OPENBLAS_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-        argv = [sys.executable, __file__, "--seed", str(seed), "--drift", str(drift), "--workdir", tmp,
-                "--customers", str(args.customers), "--trials", str(args.trials)]
-        done = subprocess.run(argv, env=env, capture_output=True, text=True)
+        return _in_dir(seed, drift, args, rows_path, tmp)
+
+
+def _in_dir(seed: int, drift: float, args, rows_path: Path, tmp: str) -> dict | None:
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp}/mlflow.db", "CRMLAB_DEMO": "1",
+           "DO_NOT_TRACK": "1", "OPENBLAS_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    argv = [sys.executable, __file__, "--seed", str(seed), "--drift", str(drift), "--workdir", tmp,
+            "--customers", str(args.customers), "--trials", str(args.trials)]
+    done = subprocess.run(argv + (["--remonitor"] if args.remonitor else []), env=env, capture_output=True, text=True)
     if done.returncode != 0:
         print(f"seed {seed} drift {drift} failed:\n{done.stderr[-2000:]}", file=sys.stderr)
         return None

@@ -101,9 +101,13 @@ def assess(champion: Champion, current: pd.DataFrame, outputs: pd.DataFrame, pol
     others = [c for c in reference.columns if c not in NON_FEATURES and c not in spec.outputs and c not in features]
     num_w, cat_w, _ = split_columns(reference, frame, spec.watched_columns(others))
     watched = spec.watched_columns(features + num_w + cat_w)
+    from monitoring.watch import watch_groups
+
+    wgroups = watch_groups(watched)
     nm = policy.normal
     norms = calibrate(reference, earlier, len(frame), num_f + num_o + num_w, cat_f + cat_w, margin=nm.margin,
-                      year_weight=nm.year_weight, floor=nm.floor, draws=nm.draws, seed=seed)
+                      year_weight=nm.year_weight, floor=nm.floor, draws=nm.draws, seed=seed,
+                      groups={n: m for n, m in wgroups.items() if len(m) > 1})
     weights = feature_weights(policy, features, champion.importance)
     groups = correlated_groups(reference, features, policy.feature_drift.group_correlation)
     group_of = {c: i for i, g in enumerate(groups) for c in g}
@@ -111,7 +115,7 @@ def assess(champion: Champion, current: pd.DataFrame, outputs: pd.DataFrame, pol
                                     else None, margin=nm.margin, floor=policy.share_shift.min_change)
                  for c in cat_o}
     plan = _Plan(champion, policy, labels, reference, frame, num_f, cat_f, num_o, cat_o, norms, weights, group_of,
-                 watched, share_thr, num_w, cat_w)
+                 watched, share_thr, num_w, cat_w, wgroups)
     items, definition = plan.items()
     label_cols = [spec.label] if labels else []
     cols = list(dict.fromkeys(features + num_w + cat_w + num_o + cat_o + label_cols))
@@ -130,7 +134,7 @@ def assess(champion: Champion, current: pd.DataFrame, outputs: pd.DataFrame, pol
         )
     snap = snapshot.dict()
     drift = _drift_summary(snap, norms, num_f + cat_f, num_w + cat_w, num_o, weights, group_of, groups, watched,
-                           policy, skipped)
+                           policy, skipped, wgroups)
     values = _custom_values(snap)
     drift.share_shift = {c: v for c, v in values.get("CategoryShareShift", {}).items()}
     drift.share_thresholds = share_thr
@@ -191,12 +195,13 @@ class _Plan:
     share_thr: dict[str, float]
     num_w: list[str]
     cat_w: list[str]
+    watch_groups: dict[str, list[str]] = field(default_factory=dict)
 
     def items(self):
         from evidently import BinaryClassification, DataDefinition, Regression
         from evidently.tests import lte
 
-        from monitoring.drift import CategoryDrift, CategoryShareShift, WeightedDriftShare, value_drift
+        from monitoring.drift import CategoryDrift, CategoryShareShift, WatchedGroups, WeightedDriftShare, value_drift
 
         spec, policy = self.champion.spec, self.policy
         features = sorted(self.num_f + self.cat_f, key=lambda c: -self.weights.get(c, 0.0))
@@ -208,11 +213,13 @@ class _Plan:
             weights=[self.weights.get(c, 0.0) for c in features], groups=[self.group_of[c] for c in features],
             tests=[lte(policy.feature_drift.max_weight)])]
         if self.watched:
-            items.append(WeightedDriftShare(
-                title=f"Watched inputs of the {spec.family} family: how many drifted", columns=self.watched,
+            names = list(self.watch_groups)
+            items.append(WatchedGroups(
+                title=f"Watched inputs of the {spec.family} family: how many groups drifted", columns=self.watched,
                 categorical=[c for c in self.watched if c in self.cat_f + self.cat_w],
-                thresholds=[thr[c] for c in self.watched],
-                weights=[1.0] * len(self.watched), groups=list(range(len(self.watched))), count=True,
+                thresholds=[thr[c] for c in self.watched], names=names,
+                members=[[self.watched.index(c) for c in self.watch_groups[n]] for n in names],
+                group_thresholds=[self.group_threshold(n) for n in names],
                 tests=[lte(policy.watched_inputs.max_drifted)]))
         items += [value_drift(c, thr[c], judged=True) for c in self.num_o]
         items += [CategoryShareShift(column=c, threshold=self.share_thr[c], tests=[lte(self.share_thr[c])])
@@ -244,6 +251,11 @@ class _Plan:
             )
 
         return items, definition
+
+    def group_threshold(self, name: str) -> float:
+        """A group's calibrated threshold (a group of one: its column's)."""
+        members = self.watch_groups[name]
+        return self.norms[name if len(members) > 1 else members[0]].threshold
 
     def _performance(self) -> list:
         from evidently.tests import lte
@@ -304,9 +316,11 @@ class _Plan:
                                f"{fd:g}; drifted: {names})"))
         if self.watched:
             n, limit = len(drift.drifted_watched), policy.watched_inputs.max_drifted
+            groups = {c.column: c for c in drift.columns if c.role == "watched group"}
+            shown = ", ".join(_group_words(groups[g]) for g in drift.drifted_watched)
             out.append(PolicyCheck("watched_inputs", float(n), float(limit), n > limit,
-                                   f"watched inputs: {n} of {len(self.watched)} drifted (threshold {limit}; "
-                                   f"{', '.join(drift.drifted_watched) or 'none'})"))
+                                   f"watched inputs: {n} of {len(groups)} groups drifted (threshold {limit}; "
+                                   f"{shown or 'none'})"))
         for c in drift.prediction():
             out.append(PolicyCheck("prediction_drift", c.score, c.threshold, c.drifted,
                                    f"prediction drift of {c.column}: {c.method} {c.score:.3f} (threshold "
@@ -342,6 +356,12 @@ class _Plan:
         return out
 
 
+def _group_words(group) -> str:
+    """``channel mix 0.105 (threshold 0.106; channel_share_app over its own)``."""
+    own = f"; {', '.join(group.members_drifted)} over its own" if group.members_drifted else ""
+    return f"{group.column} mean {group.score:.3f} (threshold {group.threshold:.3f}{own})"
+
+
 def reference_auc(champion: Champion, reference: pd.DataFrame) -> tuple[float, str]:
     """The AUC a drop is measured from: measured on the (out-of-sample) reference rows when they carry
     labels, else the CBPE estimate on them (see docs/MONITORING.md "AUC drop")."""
@@ -360,7 +380,8 @@ def reference_auc(champion: Champion, reference: pd.DataFrame) -> tuple[float, s
 def _drift_summary(snap: dict, norms: dict[str, ColumnNorm], features: list[str], extra: list[str],
                    outputs: list[str],
                    weights: dict[str, float], group_of: dict[str, int], groups: list[list[str]], watched: list[str],
-                   policy: Policy, skipped: dict[str, str]) -> DriftSummary:
+                   policy: Policy, skipped: dict[str, str], watch_groups: dict[str, list[str]] | None = None
+                   ) -> DriftSummary:
     from monitoring.drift import ColumnDrift, drift_table, weighted_share
 
     scores = read_scores(snap)
@@ -371,6 +392,17 @@ def _drift_summary(snap: dict, norms: dict[str, ColumnNorm], features: list[str]
             norm = norms[c]
             columns.append(ColumnDrift(c, role, method, score, threshold, score >= threshold,
                                        weights.get(c, 0.0) if role == "feature" else 0.0, norm.noise, norm.normal))
+    from monitoring.drift import group_table
+
+    names = list(watch_groups or {})
+    table = group_table(names, [watch_groups[n] for n in names], [[scores[c][1] for c in watch_groups[n]]
+                        for n in names], [norms[n if len(watch_groups[n]) > 1 else watch_groups[n][0]].threshold
+                                          for n in names], [[scores[c][2] for c in watch_groups[n]] for n in names])
+    for row in table.itertuples():
+        norm = norms[row.group if len(watch_groups[row.group]) > 1 else watch_groups[row.group][0]]
+        columns.append(ColumnDrift(row.group, "watched group", norm.method, row.score, row.threshold, bool(row.drifted),
+                                   0.0, norm.noise, norm.normal, tuple(watch_groups[row.group]),
+                                   tuple(m for m in row.members_drifted.split(", ") if m)))
     table = drift_table(features, [scores[c][1] for c in features], [scores[c][2] for c in features],
                         [weights.get(c, 0.0) for c in features], [group_of[c] for c in features])
     important = [c for c in sorted(features, key=lambda c: -weights.get(c, 0.0))][: policy.feature_drift.top_k]

@@ -90,6 +90,47 @@ class WeightedDriftShareCalculation(SingleValueCalculation[WeightedDriftShare]):
         return self.metric.title
 
 
+class WatchedGroups(SingleValueMetric):
+    """How many groups of watched inputs drifted: a group drifts when the mean of its members' drift
+    scores reaches the group's calibrated threshold, or when one member's score reaches its own
+    (``monitoring.watch``): a change spread over the members, or carried by one of them."""
+
+    title: str
+    columns: list[str]
+    categorical: list[str]
+    thresholds: list[float]        # per column (identifies each column's cached drift result)
+    names: list[str]               # group names
+    members: list[list[int]]       # positions in ``columns``
+    group_thresholds: list[float]
+
+
+class WatchedGroupsCalculation(SingleValueCalculation[WatchedGroups]):
+    def calculate(self, context, current_data: Dataset, reference_data: Dataset | None):
+        m = self.metric
+        scores = [column_score(context, c, c in m.categorical, t) for c, t in zip(m.columns, m.thresholds, strict=True)]
+        table = group_table(m.names, [[m.columns[i] for i in g] for g in m.members],
+                            [[scores[i] for i in g] for g in m.members], m.group_thresholds,
+                            [[m.thresholds[i] for i in g] for g in m.members])
+        return value_pair(self, float(table["drifted"].sum()), None,
+                          [table_widget(f"{m.title}: per group (mean of its members' scores)", table)])
+
+    def display_name(self) -> str:
+        return self.metric.title
+
+
+def group_table(names: list[str], members: list[list[str]], scores: list[list[float]],
+                thresholds: list[float], member_thresholds: list[list[float]]) -> pd.DataFrame:
+    """One row per watched group: members, mean score, calibrated threshold, members over their own
+    thresholds, drifted (the mean over the group's threshold, or any member over its own)."""
+    over = [[c for c, v, t in zip(m, sc, ts, strict=True) if v >= t]
+            for m, sc, ts in zip(members, scores, member_thresholds, strict=True)]
+    table = pd.DataFrame({"group": names, "members": [", ".join(m) for m in members],
+                          "score": [float(np.nanmean(s)) for s in scores], "threshold": thresholds,
+                          "members_drifted": [", ".join(o) for o in over]})
+    table["drifted"] = (table["score"] >= table["threshold"]) | table["members_drifted"].astype(bool)
+    return table
+
+
 def drift_table(columns: list[str], scores: list[float], thresholds: list[float], weights: list[float],
                 groups: list[int]) -> pd.DataFrame:
     table = pd.DataFrame({"column": columns, "group": groups, "weight": weights, "score": scores,
@@ -167,7 +208,7 @@ def share_threshold(current: pd.Series, reference: pd.Series, earlier: pd.Series
 @dataclass
 class ColumnDrift:
     column: str
-    role: str  # "feature", "watched" (watched, not a model input) or "prediction"
+    role: str  # "feature", "watched" (watched, not a model input), "watched group" or "prediction"
     method: str | None
     score: float
     threshold: float | None
@@ -175,6 +216,8 @@ class ColumnDrift:
     weight: float = 0.0
     noise: float | None = None
     normal: float | None = None
+    members: tuple[str, ...] = ()  # a watched group's inputs
+    members_drifted: tuple[str, ...] = ()  # ... those over their own thresholds
 
 
 @dataclass
@@ -200,8 +243,8 @@ class DriftSummary:
 
     @property
     def drifted_watched(self) -> list[str]:
-        watched = set(self.watched)
-        return [c.column for c in self.columns if c.role != "prediction" and c.column in watched and c.drifted]
+        """Drifted groups of watched inputs (a watched input in no group is a group of its own)."""
+        return [c.column for c in self.columns if c.role == "watched group" and c.drifted]
 
     @property
     def feature_share(self) -> float:
@@ -225,6 +268,7 @@ class DriftSummary:
             "skipped": self.skipped,
             "columns": [c.__dict__ for c in self.features() + self.prediction()
                         + [c for c in self.columns if c.role == "watched"]],
+            "watched_groups": [c.__dict__ for c in self.columns if c.role == "watched group"],
         }
 
 

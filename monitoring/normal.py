@@ -63,8 +63,15 @@ class ColumnNorm:
 
 def calibrate(reference: pd.DataFrame, earlier: pd.DataFrame | None, current_rows: int, numeric: list[str],
               categorical: list[str], *, margin: float, year_weight: float, floor: float, draws: int,
-              seed: int) -> dict[str, ColumnNorm]:
-    """Per column: noise (bootstrap from ``reference``), normal change (``earlier`` vs ``reference``), threshold."""
+              seed: int, groups: dict[str, list[str]] | None = None) -> dict[str, ColumnNorm]:
+    """Per column: noise (bootstrap from ``reference``), normal change (``earlier`` vs ``reference``), threshold.
+
+    ``groups`` (name -> member columns, all among ``numeric + categorical``): also one norm per group for
+    the *mean* of its members' scores, its noise from the same bootstrap draws (so the members'
+    correlation is in it), its normal change the mean of theirs. Several inputs moved by one change
+    (a channel mix, an activity level) each move a little; their mean has less noise than any one of
+    them, so a group detects a change spread over its members that no single member shows.
+    """
     rng = np.random.default_rng(seed)
     n_ref, n_cur = len(reference), max(current_rows, 1)
     # Large samples: bootstrap at most BOOTSTRAP_ROWS per side and scale the noise by the square root of
@@ -73,20 +80,34 @@ def calibrate(reference: pd.DataFrame, earlier: pd.DataFrame | None, current_row
     scale = float(np.sqrt((1 / n_ref + 1 / n_cur) / (1 / m_ref + 1 / m_cur)))
     picks = [(rng.integers(0, n_ref, m_ref), rng.integers(0, n_ref, m_cur)) for _ in range(draws)]
     out: dict[str, ColumnNorm] = {}
+    draws_of: dict[str, np.ndarray] = {}
     for column in numeric + categorical:
         is_cat = column in categorical
         score = _categorical_score if is_cat else _numeric_score
         values = _encoded(reference[column], is_cat)
-        scores = np.array([score(values[a], values[b]) for a, b in picks], dtype=float)
-        scores = scores[np.isfinite(scores)]
-        noise = scale * float(scores.mean() + 3 * scores.std()) if scores.size else 0.0
+        draws_of[column] = np.array([score(values[a], values[b]) for a, b in picks], dtype=float)
         normal = None
         if earlier is not None and column in earlier.columns:
             change = drift_score(earlier[column], reference[column], is_cat)
             normal = change if np.isfinite(change) else None
-        threshold = max(floor, margin * noise, year_weight * (normal or 0.0))
-        out[column] = ColumnNorm(column, CATEGORICAL_METHOD if is_cat else NUMERIC_METHOD, noise, normal, threshold)
+        method = CATEGORICAL_METHOD if is_cat else NUMERIC_METHOD
+        out[column] = _norm(column, method, draws_of[column], scale, normal, margin, year_weight, floor)
+    for name, members in (groups or {}).items():
+        with np.errstate(all="ignore"):
+            mean_draws = np.nanmean(np.vstack([draws_of[c] for c in members]), axis=0)
+        normals = [out[c].normal for c in members]
+        normal = float(np.mean(normals)) if normals and all(n is not None for n in normals) else None
+        out[name] = _norm(name, f"mean {NUMERIC_METHOD} of {len(members)}", mean_draws, scale, normal, margin,
+                          year_weight, floor)
     return out
+
+
+def _norm(column: str, method: str, draws: np.ndarray, scale: float, normal: float | None, margin: float,
+          year_weight: float, floor: float) -> ColumnNorm:
+    scores = draws[np.isfinite(draws)]
+    noise = scale * float(scores.mean() + 3 * scores.std()) if scores.size else 0.0
+    threshold = max(floor, margin * noise, year_weight * (normal or 0.0))
+    return ColumnNorm(column, method, noise, normal, threshold)
 
 
 def _encoded(values: pd.Series, categorical: bool) -> np.ndarray:

@@ -82,6 +82,11 @@ def verdict_header(summary: dict[str, Any]) -> str:
         f"{' (watched)' if c['column'] in drift.get('watched', []) else ''}</td><td>{_num(c.get('weight'))}</td>"
         f"<td>{_num(c.get('score'))}</td><td>{_num(c.get('threshold'))}</td><td>{_num(c.get('noise'))}</td>"
         f"<td>{_num(c.get('normal'))}</td><td>{'DRIFTED' if c.get('drifted') else ''}</td></tr>" for c in cols)
+    watched = "".join(
+        f"<tr class='{'bad' if g.get('drifted') else ''}'><td>{e(str(g['column']))}</td>"
+        f"<td>{e(', '.join(g.get('members') or []))}</td><td>{_num(g.get('score'))}</td>"
+        f"<td>{_num(g.get('threshold'))}</td><td>{e(', '.join(g.get('members_drifted') or []))}</td>"
+        f"<td>{'DRIFTED' if g.get('drifted') else ''}</td></tr>" for g in drift.get("watched_groups", []))
     ref = summary.get("reference") or {}
     retrain = summary.get("retrain") or {}
     labels = "yes: performance measured" if summary.get("labels") else "no: performance estimated"
@@ -99,6 +104,8 @@ def verdict_header(summary: dict[str, Any]) -> str:
         ["check", "status", "value", "threshold", "in words"], checks)}
 {_table("Inputs, most important first (drifted when score >= its calibrated threshold)",
         ["feature", "importance weight", "drift score", "threshold", "noise", "year-over-year", ""], features)}
+{_table("Watched inputs by group (drifted when the mean score reaches the group's threshold, or a member its own)",
+        ["group", "inputs", "mean score", "threshold", "over their own threshold", ""], watched) if watched else ""}
 {f"<p style='font-size:13px'><b>Retrain</b>: {e(str(retrain.get('status')))} - {e(str(retrain.get('message')))}</p>"
  if retrain else ""}
 {f"<ul style='font-size:12px;color:#555'>{notes}</ul>" if notes else ""}

@@ -52,15 +52,17 @@ class RetrainRequest:
     parameters: dict[str, str]
     monitoring_run_id: str | None = None
     project_uri: str = str(PROJECT_ROOT)
+    action: str = "train"  # or "recalibrate" (monitoring.recalibrate: same booster, new calibrator)
 
     @property
     def entry_point(self) -> str:
-        return f"train_{self.family}"
+        return f"{self.action}_{self.family}"
 
     def tags(self) -> dict[str, str]:
         return {
             TRIGGER_TAG: self.trigger_key, "crmlab.retrain_of": self.model_name,
             "crmlab.data_window": self.data_window, "crmlab.retrain_reasons": "; ".join(self.reasons)[:5000],
+            "crmlab.retrain_action": self.action,
             **({"crmlab.monitoring_run_id": self.monitoring_run_id} if self.monitoring_run_id else {}),
         }
 
@@ -118,7 +120,8 @@ def retrain(request: RetrainRequest, settings: Settings, *, launcher: Launcher |
     else:
         try:
             decision = (promoter or gate_promoter)(request.model_name, settings)
-            outcome = RetrainOutcome("succeeded", key, f"retrained (run {launched.run_id})", launched.run_id,
+            done = "recalibrated" if request.action == "recalibrate" else "retrained"
+            outcome = RetrainOutcome("succeeded", key, f"{done} (run {launched.run_id})", launched.run_id,
                                      decision)
         except Exception as err:
             outcome = RetrainOutcome("failed", key, f"trained (run {launched.run_id}) but the promotion gate "

@@ -233,16 +233,24 @@ def _maybe_retrain(champion: Champion, crossings: list[Crossing], ctx: _Context,
     features, why = _training_window(champion, ctx)
     if features is None:
         return RetrainOutcome("failed", key, f"not started: {why}; the window stays open for a later retrain")
+    from monitoring.recalibrate import calibration_only, recalibration_launcher
+
+    # Only the calibration is off (the ranking checks hold): refit the calibrator, keep the booster.
+    recalibrating = calibration_only([c.check for c in crossings], champion.family)
+    launcher = (recalibration_launcher(features, label=champion.spec.label or "churned",
+                                       active_window_days=ctx.settings.active_window_days, seed=ctx.settings.seed)
+                if recalibrating else ctx.launcher)
     request = RetrainRequest(
         model_name=champion.model_name, family=champion.family,
         trigger_key=key, data_window=ctx.window,
         reasons=tuple(c.reason for c in triggering),
         parameters={"features": str(features), "model_name": champion.model_name,
                     "trials": str(ctx.policy.retrain.trials)},
-        monitoring_run_id=monitoring_run_id,
+        monitoring_run_id=monitoring_run_id, action="recalibrate" if recalibrating else "train",
     )
-    outcome = retrain(request, ctx.settings, launcher=ctx.launcher, promoter=ctx.promoter, lock_dir=ctx.lock_dir)
+    outcome = retrain(request, ctx.settings, launcher=launcher, promoter=ctx.promoter, lock_dir=ctx.lock_dir)
     outcome.details["training_features"] = f"{features} ({why})"
+    outcome.details["action"] = request.action
     return outcome
 
 

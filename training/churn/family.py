@@ -38,7 +38,9 @@ class ChurnFamily:
     monitoring = MonitoringSpec(
         task="binary", numeric_outputs=("churn_probability",), categorical_outputs=("risk_band",),
         label="churned", score="churn_probability", group="risk_band", ignored_outputs=("top_reasons",),
-        active_population=True, watched=("sessions_30d", "sessions_90d", "orders_90d", "days_since_last_session"))
+        active_population=True,
+        watched=("sessions_30d", "sessions_90d", "page_views_30d", "page_views_90d", "cart_adds_30d", "cart_adds_90d",
+                 "orders_90d", "days_since_last_session", "channel_share_"))
     profile = ProfileSpec(outputs=("churn_probability", "risk_band", "top_reasons"), required=True)
     input_errors = (ChurnInputError, TableError)
 

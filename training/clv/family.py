@@ -50,7 +50,8 @@ class ClvFamily:
     monitoring = MonitoringSpec(
         task="regression", numeric_outputs=("predicted_spend", "p_alive"), categorical_outputs=("clv_tier",),
         label=LABEL, score="predicted_spend", group="clv_tier",
-        watched=("spend_30d", "spend_90d", "monetary_mean", "spend_trend_90d"))
+        watched=("spend_30d", "spend_90d", "monetary_mean", "spend_trend_90d", "sessions_30d", "sessions_90d",
+                 "page_views_30d", "page_views_90d", "cart_adds_30d", "cart_adds_90d", "channel_share_"))
     profile = ProfileSpec(outputs=("predicted_spend", "clv_tier"))
     input_errors = (ClvInputError,)
 
