@@ -119,9 +119,12 @@ def _register_segments(features: pd.DataFrame, settings) -> None:
     from training.segments.inputs import select_features
     from training.segments.model import SegmentsModel, required_inputs
     from training.segments.pipeline import SegmenterConfig, fit_segmenter
+    from training.segments.synthetic import AGE_BANDS, PLANS
     from training.segments.train import input_example
 
     frame = features.drop(columns=["churned", "future_spend"])
+    # ranked profile attributes, as a schema file declares them (customers.ordinal) and features carry them
+    frame.attrs["features_meta"] = {"ordinal": {"plan": list(PLANS), "age_band": list(AGE_BANDS)}}
     spec = select_features(frame)
     segmenter = fit_segmenter(frame, spec, SegmenterConfig("kmeans", 3), seed=SEED)
     names = {1: "Loyal", 2: "Lapsing", 3: "New"}
