@@ -44,6 +44,7 @@ from training.ingest.rules_sql import (
     record_sql,
     stores_raw,
 )
+from training.ingest.sources import IngestError
 from training.settings import Settings
 
 ROW = "__row"
@@ -106,6 +107,8 @@ def screen_all(raw_source: object, settings: Settings, paths: dict[str, Path], r
             quarantined = con.execute(_quarantine_sql(table, spec, suspects, findings,
                                                       record_sql(raw_columns, spec, raw_types))).fetchone()[0]
             rows_in = con.execute(f"SELECT count(*) FROM typed_{table}").fetchone()[0]
+            if rows_in == 0:  # a header and nothing else: an export gone wrong, not a table to build on
+                raise IngestError(f"table {table!r} holds no rows: nothing to ingest. Check or re-export it.")
             counts = TableCounts(rows_in, kept, quarantined, rows_in - kept - quarantined)
             if table in referenced:  # one lookup per referenced table: kept, refused (and opted-out) keys
                 key = ident(spec.key)

@@ -79,7 +79,8 @@ def profile_parquet(con: object, table: TableSpec, path: Path) -> dict[str, Any]
     ranges: dict[str, dict[str, Any]] = {}
     categories: dict[str, dict[str, int]] = {}
     for column, spec in table.columns.items():
-        null_rates[column] = round(next(values) / rows, 6) if rows else 0.0
+        nulls = next(values)  # always taken: the values are read in order, one per part
+        null_rates[column] = round(nulls / rows, 6) if rows else 0.0
         if spec.kind in ("int", "float", "date", "timestamp"):
             low, high, mean = next(values), next(values), next(values)
             if low is None:

@@ -97,6 +97,23 @@ def test_transaction_log_only_ingests_with_returns_quarantined_and_consent_assum
     assert report["source"]["consent"].startswith("assumed: the export has no consent column")
 
 
+def test_a_header_without_rows_is_refused_naming_the_table(tmp_path: Path):
+    write(tmp_path, MINIMAL, "cust,purchase_date,usd,cds\n")
+    with pytest.raises(IngestError, match="table 'transactions' holds no rows"):
+        ingest(tmp_path, tmp_path / "clean", get_settings(), progress=False)
+    assert not list((tmp_path / "clean").glob("*.parquet"))  # nothing that looks like a finished output
+
+
+def test_every_row_refused_still_reports_and_profiles_the_empty_clean_table(tmp_path: Path):
+    write(tmp_path, MINIMAL, "cust,purchase_date,usd,cds\n1,1997-01-01,-3.0,1\n2,1997-01-02,-5.0,1\n")
+    result = ingest(tmp_path, tmp_path / "clean", get_settings(), progress=False)
+
+    counts = result.counts["transactions"]
+    assert (counts.rows_in, counts.rows_kept, counts.rows_quarantined) == (2, 0, 2)
+    profile = json.loads(result.paths["dq_report_json"].read_text())["tables"]["transactions"]
+    assert profile["value_ranges"] == {}  # no kept rows: no ranges, and nothing shifted between columns
+
+
 def test_a_declared_column_holding_emails_is_refused_unless_declared_pii(tmp_path: Path):
     rows = "cust,purchase_date,usd\nann@example.org,1997-01-01,3.5\nbob@example.com,1997-01-02,4.0\n"
     write(tmp_path, MINIMAL.replace("    quantity: cds                 # optional\n", ""), rows)
