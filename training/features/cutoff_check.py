@@ -25,20 +25,28 @@ class DataSpan:
 
 
 def data_span(clean_dir: Path) -> DataSpan | None:
-    """First signup day and last day with an order or a session; None when the tables cannot be read
-    (``open_clean_dir`` then says what is wrong with them)."""
+    """First signup day (the first purchase when the export has no customers table) and last day with an
+    order or a session; None when the tables cannot be read (``open_clean_dir`` then says what is wrong)."""
     import duckdb
+    import pyarrow.parquet as pq
 
     tables = CleanTables(Path(clean_dir))
+
+    def has(table: str, column: str) -> bool:
+        path = tables.path(table)
+        return path.exists() and column in pq.read_schema(path).names
+
     try:
+        first = (f"(SELECT min(signup_date) FROM {tables.relation('customers')})" if has("customers", "signup_date")
+                 else f"(SELECT min(order_ts)::DATE FROM {tables.relation('transactions')})")
+        last = [f"(SELECT max(order_ts) FROM {tables.relation('transactions')})"]
+        if has("events", "session_ts"):
+            last.append(f"(SELECT max(session_ts) FROM {tables.relation('events')})")
         with duckdb.connect() as con:
-            first, last = con.execute(
-            f"SELECT (SELECT min(signup_date) FROM {tables.relation('customers')}), "
-            f"greatest((SELECT max(order_ts) FROM {tables.relation('transactions')}), "
-            f"(SELECT max(session_ts) FROM {tables.relation('events')}))::DATE").fetchone()
-    except duckdb.Error:
+            first_day, last_day = con.execute(f"SELECT {first}, greatest({', '.join(last)})::DATE").fetchone()
+    except (duckdb.Error, OSError, ValueError):  # unreadable: open_clean_dir says what is wrong
         return None
-    return DataSpan(first, last)
+    return DataSpan(first_day, last_day)
 
 
 def check_cutoffs(cutoffs: Sequence[date], span: DataSpan) -> list[str]:
@@ -48,7 +56,8 @@ def check_cutoffs(cutoffs: Sequence[date], span: DataSpan) -> list[str]:
     early = [c for c in cutoffs if c <= span.first_signup]
     if early:
         raise ValueError(f"cutoff {early[0].isoformat()} is on or before the first signup in the data "
-                         f"({span.first_signup.isoformat()}): no customer exists yet; give a later cutoff.")
+                         f"({span.first_signup.isoformat()}; the first purchase without a customers table): "
+                         "no customer exists yet; give a later cutoff.")
     warnings = []
     if span.last_activity is not None:
         for cutoff in cutoffs:
