@@ -212,7 +212,7 @@ def _typed(con: object, table: str, spec: TableSpec, raw_types: dict[str, str], 
 
 def _duplicates(con: object, table: str, spec: TableSpec) -> None:
     """``dup_<table>``: rows (not ``__bad``) repeating a key, with the first valid row and whether the
-    typed rows are equal (as ``integrity.SeenKeys``)."""
+    typed rows are equal."""
     if spec.key is None:
         con.execute(f"CREATE TABLE dup_{table} ({ROW} BIGINT, first_row BIGINT, same BOOLEAN)")
         return
@@ -242,7 +242,7 @@ def _fate_sql(table: str, spec: TableSpec, source: str) -> str:
 
 def _quarantine_sql(table: str, spec: TableSpec, fate: str, findings: list, record: str) -> str:
     """INSERT of the quarantined rows: first rule and column, every detail (row-local rules in order, else
-    the duplicate, else the references), the raw record. Texts as ``quarantine.py`` and ``integrity.py``."""
+    the duplicate, else the references), the raw record."""
     local_rule = " ".join(f"WHEN {f.flag} THEN {literal(f.rule)}" for f in findings)
     local_column = " ".join(f"WHEN {f.flag} THEN {literal(f.column)}" for f in findings)
     local_detail = ", ".join(f"CASE WHEN {f.flag} THEN {f.detail} END" for f in findings)

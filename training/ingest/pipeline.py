@@ -3,7 +3,7 @@
 Per table, in this order (the order decides which rule a row is counted under):
 1. pseudonymise (customers: before anything else reads the rows, so no later artefact holds raw PII);
 2. parse to the contract's types (``unparseable_*``);
-3. pandera contract (``not_null``, ``allowed_values``, ``min_value``, ``max_value``);
+3. the declared contract (``not_null``, ``allowed_values``, ``min_value``, ``max_value``);
 4. duplicate keys among the remaining rows (``duplicate_key``, first kept);
 5. consent: rows of opted-out customers are excluded and counted (not quarantined);
 6. references to accepted customers/products (``unknown_customer``, ``unknown_product``);
@@ -11,10 +11,10 @@ Per table, in this order (the order decides which rule a row is counted under):
 No statistic is fitted here (imputation, outlier bounds): those are point-in-time, in features.
 
 Steps 2-7 run on DuckDB (``engine.py``: one typed SELECT per table with a flag per declared rule, joins
-for keys, consent and references, ``COPY`` of the kept rows); only the refused rows are explained in
-pandas, by the same parse and pandera contract code. Memory stays bounded: DuckDB spills above
-``settings.ingest_memory_limit``, and what streams through pandas (CSV, databases, PII) does so in
-chunks of ``chunk_rows``. The report profiles the written clean files column by column.
+for keys, consent and references, ``COPY`` of the kept rows and of the refused rows with their rule,
+reason and raw record). Memory stays bounded: DuckDB spills above ``settings.ingest_memory_limit``, and
+what streams through pandas (CSV, databases, PII) does so in chunks of ``chunk_rows``. The report
+profiles the written clean files column by column.
 """
 
 from __future__ import annotations

@@ -12,8 +12,6 @@ import pytest
 from ingest_raw_case import RawCase
 
 from training.ingest import IngestResult, ingest
-from training.ingest.contracts import TableSpec
-from training.ingest.integrity import SeenKeys, duplicate_keys
 from training.ingest.sources import open_source
 from training.settings import get_settings
 from training.world import WorldConfig, generate_world, write_world
@@ -88,23 +86,25 @@ def test_chunks_keep_the_whole_file_dtypes(tmp_path: Path):
     pd.testing.assert_frame_equal(pd.concat(chunks), whole)
 
 
-def test_seen_keys_find_repeats_across_chunks_like_one_pass():
-    frame = pd.DataFrame({"session_id": ["S1", "S2", "S1", "S3", "S2", "S1", "S4"],
-                          "customer_id": ["C1", "C2", "C1", "C3", "C9", "C1", "C4"]},
-                         index=pd.RangeIndex(10, 17))
-    tracker = SeenKeys("session_id")
+def test_repeated_keys_chunks_apart_are_quarantined_against_the_first_row(tmp_path: Path):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    pd.DataFrame({"tid": ["T1", "T2", "T1", "T3", "T2", "T1", "T4"],
+                  "cust": ["C1", "C2", "C1", "C3", "C9", "C1", "C4"],
+                  "day": ["2024-01-0" + str(d) for d in (1, 2, 1, 3, 4, 1, 5)],
+                  "usd": [10.0, 20.0, 10.0, 30.0, 20.0, 10.0, 40.0]}).to_csv(raw / "tx.csv", index=False)
+    (raw / "schema.yaml").write_text(
+        "name: dups\ntransactions:\n  path: tx.csv\n  columns:\n    transaction_id: tid\n"
+        "    customer_id: cust\n    order_ts: day\n    amount: usd\n")
 
-    parts = [tracker.duplicate_keys(frame.iloc[i:i + 2][["session_id", "customer_id"]])
-             for i in range(0, len(frame), 2)]
-    found = pd.concat(parts, ignore_index=True)
+    result = run(raw / "schema.yaml", tmp_path / "clean", chunk_rows=2)  # every repeat is chunks away
 
-    assert found["row_number"].tolist() == [12, 14, 15]
-    assert found["detail"].tolist() == [
-        "session_id 'S1' repeats row 10 (exact copy); the first occurrence is kept",
-        "session_id 'S2' repeats row 11 (different values); the first occurrence is kept",
-        "session_id 'S1' repeats row 10 (exact copy); the first occurrence is kept",
+    quarantine = pd.read_parquet(result.paths["quarantine"])
+    assert quarantine["row_number"].tolist() == [2, 4, 5]
+    assert set(quarantine["rule"]) == {"duplicate_key"}
+    assert [reason.split(": ", 1)[1] for reason in quarantine["reason"]] == [
+        "transaction_id 'T1' repeats row 0 (exact copy); the first occurrence is kept",
+        "transaction_id 'T2' repeats row 1 (different values); the first occurrence is kept",
+        "transaction_id 'T1' repeats row 0 (exact copy); the first occurrence is kept",
     ]
-    pd.testing.assert_frame_equal(found, duplicate_keys(TableSpec("session_id", {}), frame))
-    later = tracker.duplicate_keys(pd.DataFrame({"session_id": ["S4", "S5"], "customer_id": ["C4", "C5"]},
-                                                index=pd.RangeIndex(17, 19)))
-    assert later["detail"].tolist() == ["session_id 'S4' repeats row 16 (exact copy); the first occurrence is kept"]
+    assert pd.read_parquet(result.paths["transactions"])["transaction_id"].tolist() == ["T1", "T2", "T3", "T4"]
