@@ -54,8 +54,8 @@ def run(rows: int, trials: int, seed: int) -> pd.DataFrame:
     import training.core.registry as registry
     import training.segments.train as train
     from training.segments.pipeline import FittedSegmenter
-    from training.segments.synthetic import synthetic_features
     from training.settings import get_settings
+    from training.world.segment_features import synthetic_features
 
     started = time.perf_counter()
     frame, _ = synthetic_features(rows, seed=seed)

@@ -11,9 +11,9 @@ from training.clv.inputs import problem_from_transactions
 from training.clv.simulate import simulate_transactions
 from training.clv.train import train_clv
 from training.segments.search import SearchSpace
-from training.segments.synthetic import synthetic_features
 from training.segments.train import train_segments
 from training.settings import get_settings
+from training.world.segment_features import synthetic_features
 
 
 def _clv_champion_and_batch(settings) -> pd.DataFrame:

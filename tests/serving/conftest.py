@@ -119,8 +119,8 @@ def _register_segments(features: pd.DataFrame, settings) -> None:
     from training.segments.inputs import select_features
     from training.segments.model import SegmentsModel, required_inputs
     from training.segments.pipeline import SegmenterConfig, fit_segmenter
-    from training.segments.synthetic import AGE_BANDS, PLANS
     from training.segments.train import input_example
+    from training.world.segment_features import AGE_BANDS, PLANS
 
     frame = features.drop(columns=["churned", "future_spend"])
     # ranked profile attributes, as a schema file declares them (customers.ordinal) and features carry them

@@ -6,7 +6,7 @@ import mlflow
 from click.testing import CliRunner
 
 from crmlab.cli import cli
-from training.segments.synthetic import synthetic_features
+from training.world.segment_features import synthetic_features
 
 
 def test_cli_trains_registers_and_promotes(tmp_path):

@@ -9,7 +9,7 @@ import pytest
 import training.segments  # noqa: F401  (registers the gate)
 from training.core.families import gate_for
 from training.segments.gate import CHAMPION_COLUMN, checks, per_row_loss
-from training.segments.synthetic import synthetic_features
+from training.world.segment_features import synthetic_features
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,9 @@ import pandas as pd
 from monitoring.families import family_spec
 from training.segments.inputs import select_features
 from training.segments.search import SearchSpace
-from training.segments.synthetic import synthetic_features
 from training.segments.train import train_segments
 from training.settings import get_settings
+from training.world.segment_features import synthetic_features
 
 SPACE = SearchSpace(k_min=2, k_max=6, fit_rows=800, eval_rows=400, resamples=2)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from training.segments.inputs import numeric_matrix, select_features
-from training.segments.synthetic import synthetic_features
+from training.world.segment_features import synthetic_features
 
 
 def test_without_a_declared_ranking_no_attribute_is_read_as_ordinal():

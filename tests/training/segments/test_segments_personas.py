@@ -16,7 +16,7 @@ from training.segments.personas import (
     segment_profiles,
 )
 from training.segments.pipeline import Preprocessor
-from training.segments.synthetic import ARCHETYPES, synthetic_features
+from training.world.segment_features import ARCHETYPES, synthetic_features
 
 EXPECTED = {"loyal_high": "High-value loyal", "lapsing_big": "Lapsing big spenders",
             "new_low": "New low-engagement", "bargain": "Bargain hunters", "browsers": "Window shoppers"}

@@ -16,7 +16,7 @@ from training.segments.inputs import (
     select_features,
 )
 from training.segments.pipeline import Preprocessor, SegmenterConfig, fit_segmenter, sample_rows
-from training.segments.synthetic import synthetic_features
+from training.world.segment_features import synthetic_features
 
 
 @pytest.fixture(scope="module")

@@ -11,9 +11,9 @@ from training.segments.inputs import SegmentationInputError, select_features
 from training.segments.pipeline import SegmenterConfig
 from training.segments.quality import INFEASIBLE_SCORE, simplified_silhouette
 from training.segments.search import SearchData, SearchSpace, choose_segmenter, evaluate, k_sweep, pick_best
-from training.segments.synthetic import synthetic_features
 from training.settings import get_settings
 from training.tracking import tracked_run
+from training.world.segment_features import synthetic_features
 
 SPACE = SearchSpace(k_min=2, k_max=8, fit_rows=1500, eval_rows=800, resamples=2)
 

@@ -11,9 +11,9 @@ from sklearn.metrics import adjusted_rand_score
 
 from training.segments.inputs import SegmentationInputError
 from training.segments.search import SearchSpace
-from training.segments.synthetic import synthetic_features
 from training.segments.train import train_segments
 from training.settings import get_settings
+from training.world.segment_features import synthetic_features
 
 SPACE = SearchSpace(k_min=2, k_max=7, fit_rows=1200, eval_rows=600, resamples=2)
 EXPECTED_NAMES = {"High-value loyal", "Lapsing big spenders", "New low-engagement", "Bargain hunters",

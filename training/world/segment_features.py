@@ -1,7 +1,7 @@
 """A synthetic features frame with known latent segments, named like ``crmlab features`` output.
 
-For tests and benchmarks of the segmentation code only (the full synthetic world lives in
-``training/world``): it lets the clustering be checked against the truth without building a world.
+For tests and benchmarks of the segmentation code only (beside the full synthetic world of
+this package): it lets the clustering be checked against the truth without building a world.
 """
 
 from __future__ import annotations
