@@ -140,7 +140,7 @@ def derived_inputs(model, name: str, columns: list[str], meta: dict, clean_data:
                    ) -> Callable[[pd.DataFrame], pd.DataFrame] | None:
     """Adds the BG/NBD inputs (``btyd_*``) when the model reads them and the features lack them.
 
-    A CLV champion that is BG/NBD (or a profile built on one) reads per-customer repeat-purchase
+    A CLV champion that is BG/NBD or stacks its outputs (or a profile built on one) reads per-customer repeat-purchase
     summaries that crmlab features do not carry; they are computed from the clean transactions the
     features were built from, with the same code and cleaning training used (``BtydInputs``).
     ``columns``: the features' columns; ``meta``: their features_meta.json (``features_meta``).
@@ -154,8 +154,9 @@ def derived_inputs(model, name: str, columns: list[str], meta: dict, clean_data:
     data_dir = clean_data or meta.get("data_dir")
     if not data_dir:
         raise ValueError(f"{name} reads BG/NBD inputs ({', '.join(needed)}) that these features do not carry "
-                         "(the CLV champion is BG/NBD): score a features directory written by `crmlab features` "
-                         "(its features_meta.json names the clean data), or give the clean data with --data DIR")
+                         "(repeat-purchase summaries the CLV model reads): score a features directory written by "
+                         "`crmlab features` (its features_meta.json names the clean data), or give the clean data "
+                         "with --data DIR")
     if CUTOFF not in columns:
         raise ValueError(f"{name} reads BG/NBD inputs, computed as of each row's {CUTOFF!r}: the features have "
                          f"no {CUTOFF} column; add the date the features describe")
