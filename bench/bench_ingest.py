@@ -1,12 +1,14 @@
 """Benchmark ingestion against its outside peer: a plain DuckDB read-and-write of the same tables.
 
-Usage: python bench/bench_ingest.py --customers 100000 [--seed 42] [--data DIR] [--append bench/README.md]
+Usage: python bench/bench_ingest.py --customers 100000 [--seed 42] [--data DIR] [--repeat 3] [--append bench/README.md]
 
 Generates a world (or takes ``--data DIR`` holding schema.yaml), then, each in its own process so peak
 memory is that process's own: (1) ``crmlab ingest`` through the schema (parse, contracts, keys, consent,
 references, quarantine, pseudonymisation, report, MLflow run; screened on DuckDB); (2) DuckDB reading
 every declared table file and writing it back as Parquet, nothing checked. Prints one Markdown row with wall times, the
-ratio, and peak RSS; the ingest time excludes Python/MLflow import (measured inside the call).
+ratio, and peak RSS; the ingest time excludes Python/MLflow import (measured inside the call). With
+``--repeat N`` the two run in turn N times (crmlab, DuckDB, crmlab, ...) and the row shows the medians and
+the median of the N pair ratios, which holds when other jobs change the machine's speed during the run.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -23,7 +26,8 @@ from datetime import date
 from pathlib import Path
 
 HEADER = ("| date | machine | customers | rows read | crmlab ingest (s) | DuckDB read+write (s) | ratio "
-          "| crmlab peak RSS (GiB) | DuckDB peak RSS (GiB) |\n|---|---|---:|---:|---:|---:|---:|---:|---:|")
+          "| crmlab peak RSS (GiB) | DuckDB peak RSS (GiB) | pairs |\n"
+          "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 
 _INGEST = """
 import json, resource, sys, time
@@ -75,7 +79,7 @@ def _machine() -> str:
             f"DuckDB {duckdb.__version__} (machine shared, load {os.getloadavg()[0]:.0f})")
 
 
-def run(customers: int, seed: int, data: Path | None) -> str:
+def run(customers: int, seed: int, data: Path | None, repeat: int = 1) -> str:
     with tempfile.TemporaryDirectory(prefix="crmlab-bench-ingest-") as tmp:
         tmp_path = Path(tmp)
         if data is None:
@@ -84,11 +88,18 @@ def run(customers: int, seed: int, data: Path | None) -> str:
             data = tmp_path / "raw"
             write_world(generate_world(WorldConfig(n_customers=customers, seed=seed)), data)
         os.environ.setdefault("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
-        crm = _child(_INGEST, str(data), str(tmp_path / "clean"))
-        peer = _child(_DUCKDB, str(data), str(tmp_path / "duck"))
-    cells = [date.today().isoformat(), _machine(), f"{customers:,}", f"{crm['rows']:,}",
-             f"{crm['seconds']:.1f}", f"{peer['seconds']:.1f}", f"{crm['seconds'] / peer['seconds']:.1f}x",
-             f"{crm['peak_gib']:.2f}", f"{peer['peak_gib']:.2f}"]
+        pairs = []
+        for _ in range(repeat):  # in turn, so a change of the machine's speed hits both sides alike
+            crm = _child(_INGEST, str(data), str(tmp_path / "clean"))
+            peer = _child(_DUCKDB, str(data), str(tmp_path / "duck"))
+            pairs.append((crm, peer))
+    crm_s = statistics.median(c["seconds"] for c, _ in pairs)
+    peer_s = statistics.median(p["seconds"] for _, p in pairs)
+    ratio = statistics.median(c["seconds"] / p["seconds"] for c, p in pairs)
+    cells = [date.today().isoformat(), _machine(), f"{customers:,}", f"{pairs[0][0]['rows']:,}",
+             f"{crm_s:.1f}", f"{peer_s:.1f}", f"{ratio:.1f}x",
+             f"{max(c['peak_gib'] for c, _ in pairs):.2f}", f"{max(p['peak_gib'] for _, p in pairs):.2f}",
+             str(repeat)]
     return "| " + " | ".join(cells) + " |"
 
 
@@ -97,10 +108,11 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--data", type=Path, default=None, help="A raw directory with schema.yaml (skip generation).")
+    parser.add_argument("--repeat", type=int, default=1, help="Run the pair N times in turn; medians.")
     parser.add_argument("--append", type=Path, default=None, help="Also append the row to this file.")
     args = parser.parse_args()
     began = time.perf_counter()
-    row = run(args.customers, args.seed, args.data)
+    row = run(args.customers, args.seed, args.data, args.repeat)
     print(HEADER)
     print(row)
     print(f"(whole benchmark {time.perf_counter() - began:.0f} s)", file=sys.stderr)
