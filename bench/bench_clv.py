@@ -97,9 +97,9 @@ def steps(problem, trials: int, seed: int, settings, tag: str, seeds: int) -> di
         tuned = spend(stacked, "every-row", REGISTERED, every_row=True)
         print(f"[bench_clv] {tag}: {tuned.how}; chose {tuned.choice.objective}", file=sys.stderr)
         folds = tuned.folds
-        for label, ensemble, n in (("+ every non-test row (K-fold, refit)", "refit", 1),
-                                   (f"+ {seeds} seeds averaged", "refit", seeds),
-                                   ("alt: fold models averaged", "folds", 1)):
+        for label, ensemble, n in (("+ every non-test row: refit", "refit", 1),
+                                   (f"+ every non-test row: refit, {seeds} seeds averaged", "refit", seeds),
+                                   ("+ every non-test row: fold models averaged (registered)", "folds", 1)):
             if ensemble == "folds" and not folds:
                 continue
             model, _ = final_model(tuned.choice, tuned.rows, stacked.categorical, folds=folds, seeds=n,

@@ -243,6 +243,7 @@ class Choice:
     rounds: tuple[int, ...]            # per booster
     tuned_rows: tuple[int, ...]        # rows each booster's ``rounds`` were found for
     boosters: list                     # the fitted boosters (single split) or every fold's (member-major)
+    predicted: np.ndarray | None = None  # the scored spend of those rows (validation, or out of fold)
 
 
 @dataclass
@@ -336,9 +337,10 @@ def _split_fitted(objective: str, params: dict, train: tuple[pd.DataFrame, pd.Se
     outputs = [b.predict(x) for b in boosters]
     total, part_scales = calibrate(objective, outputs, float(valid[1].sum()), scale)
     rows = tuple(int((train[1] > 0).sum()) if s.buyers_only else len(train[1]) for s in booster_specs(objective))
-    value = normalized_gini(valid[1].to_numpy(float), combine(objective, outputs, part_scales))
+    predicted = combine(objective, outputs, part_scales)
+    value = normalized_gini(valid[1].to_numpy(float), predicted)
     return Choice(objective, params, value, total, part_scales, tuple(int(b.best_iteration) for b in boosters),
-                  rows, boosters)
+                  rows, boosters, predicted)
 
 
 def _cross_fitted(objective: str, params: dict, data: tuple[pd.DataFrame, pd.Series],
@@ -353,9 +355,10 @@ def _cross_fitted(objective: str, params: dict, data: tuple[pd.DataFrame, pd.Ser
     outputs = [f.oof for f in fits]
     total, part_scales = calibrate(objective, outputs, float(y.sum()), scale)
     fold_members = [f.boosters[i] for i in range(len(folds)) for f in fits]  # member-major
-    value = normalized_gini(y.to_numpy(float), combine(objective, outputs, part_scales))
+    predicted = combine(objective, outputs, part_scales)
+    value = normalized_gini(y.to_numpy(float), predicted)
     return Choice(objective, params, value, total, part_scales, tuple(f.rounds for f in fits),
-                  tuple(f.fit_rows for f in fits), fold_members)
+                  tuple(f.fit_rows for f in fits), fold_members, predicted)
 
 
 def refit_objective(choice: Choice, data: tuple[pd.DataFrame, pd.Series], categorical: list[str], *,

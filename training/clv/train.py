@@ -61,16 +61,18 @@ def tune_lightgbm(problem: ClvProblem, run: RunContext) -> TunedBooster:
 
 
 def tune_spend(problem: ClvProblem, run: RunContext) -> TunedSpend:
-    """The registered LightGBM: objective and parameters tuned on normalized Gini over every non-test row
-    (K-fold, grouped by customer, on a small table; else the validation split), then refitted on all of them
-    (``settings.clv_refit_seeds`` seeds averaged)."""
+    """The registered LightGBM: objective and parameters tuned on normalized Gini over every non-test row.
+
+    Small table: K-fold, grouped by customer, and the K fold models averaged (a cross-fit ensemble: its
+    out-of-fold predictions are what chose and calibrated it). Larger: the validation split, then a refit
+    on train + validation (``settings.clv_refit_seeds`` seeds averaged)."""
     from training.clv.transactions import ID
 
     return tune_spend_model((problem.train[problem.features], problem.train[LABEL].astype(float)),
                             (problem.valid[problem.features], problem.valid[LABEL].astype(float)), run=run,
                             categorical=problem.categorical, scale=problem.lgbm_scale,
                             groups=pd.concat([problem.train[ID], problem.valid[ID]]).astype(str).to_numpy(),
-                            every_row=True, seeds=run.settings.clv_refit_seeds)
+                            every_row=True, seeds=run.settings.clv_refit_seeds, ensemble="folds")
 
 
 def past_spend(frame: pd.DataFrame) -> np.ndarray | None:
