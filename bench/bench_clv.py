@@ -64,7 +64,7 @@ def world_problem(n: int, seed: int):
 def steps(problem, trials: int, seed: int, settings, tag: str, seeds: int) -> dict[str, np.ndarray]:
     """Holdout predictions of every row of the table, in table order."""
     from training.clv.btyd import BTYDModel, predict_from_inputs
-    from training.clv.spend_models import REGISTERED, final_model, tune_spend_model
+    from training.clv.spend_models import REGISTERED, final_model, tune_spend_model, wrap_model
     from training.clv.stacking import stack_problem
     from training.clv.train import PAST_SPEND, lgbm_holdout_spend, tune_lightgbm
     from training.clv.transactions import ID
@@ -76,35 +76,44 @@ def steps(problem, trials: int, seed: int, settings, tag: str, seeds: int) -> di
                           study_name=f"bench-{tag}-{step}", settings=settings, plots_dir=Path("."),
                           files_dir=Path("."))
 
-    def spend(p, step: str, objectives: tuple[str, ...], every_row: bool = False):
+    def spend(p, step: str, objectives: tuple[str, ...], every_row: bool = False, one_se: bool = False):
         data = p.train[p.features], p.train["future_spend"].astype(float)
         valid = p.valid[p.features], p.valid["future_spend"].astype(float)
         groups = pd.concat([p.train[ID], p.valid[ID]]).astype(str).to_numpy()
         return tune_spend_model(data, valid, run=run(step), categorical=p.categorical, scale=p.lgbm_scale,
-                                objectives=objectives, groups=groups, every_row=every_row)
+                                objectives=objectives, groups=groups, every_row=every_row, one_se=one_se,
+                                ensemble="folds")
 
     out = {"past spend": problem.holdout[PAST_SPEND].to_numpy(float)}
     out["BG/NBD + GG"], _ = predict_from_inputs(BTYDModel.fit(problem.btyd_population), problem.holdout,
                                                 problem.horizon_days)
     stacked = stack_problem(problem)
+    features, cats = stacked.features, stacked.categorical
     with tracked_run(settings, f"bench-clv-{tag}"):
         out["LightGBM (before)"] = lgbm_holdout_spend(tune_lightgbm(problem, run("before")).booster, problem,
                                                      problem.holdout)
         out["+ stacking"] = lgbm_holdout_spend(tune_lightgbm(stacked, run("stacking")).booster, stacked,
                                                stacked.holdout)
         out["+ two-part"] = spend(stacked, "two-part", ("two_part",)).model.predict(stacked.holdout)
-        out["+ tuned objective"] = spend(stacked, "objective", REGISTERED).model.predict(stacked.holdout)
-        tuned = spend(stacked, "every-row", REGISTERED, every_row=True)
+        split = spend(stacked, "objective", REGISTERED, one_se=True)
+        out["+ tuned objective (one split)"] = wrap_model(split.searched, split.searched.boosters, features, cats,
+                                                          1).predict(stacked.holdout)
+        out["+ one-SE rule (one split)"] = split.model.predict(stacked.holdout)
+        tuned = spend(stacked, "every-row", REGISTERED, every_row=True, one_se=True)
         print(f"[bench_clv] {tag}: {tuned.how}; chose {tuned.choice.objective}", file=sys.stderr)
-        folds = tuned.folds
-        for label, ensemble, n in (("+ every non-test row: refit", "refit", 1),
-                                   (f"+ every non-test row: refit, {seeds} seeds averaged", "refit", seeds),
-                                   ("+ every non-test row: fold models averaged (registered)", "folds", 1)):
-            if ensemble == "folds" and not folds:
-                continue
-            model, _ = final_model(tuned.choice, tuned.rows, stacked.categorical, folds=folds, seeds=n,
-                                   ensemble=ensemble, seed=seed)
-            out[label] = model.predict(stacked.holdout)
+        if tuned.folds:
+            out["+ every non-test row: K-fold, fold models averaged"] = wrap_model(
+                tuned.searched, tuned.searched.boosters, features, cats, tuned.folds).predict(stacked.holdout)
+            out["+ one-SE rule: K-fold, fold models averaged (registered)"] = tuned.model.predict(stacked.holdout)
+        else:
+            out["+ every non-test row: refit"] = final_model(tuned.searched, tuned.rows, cats, folds=0, seeds=1,
+                                                             ensemble="refit", seed=seed)[0].predict(stacked.holdout)
+            out["+ one-SE rule: refit (registered)"] = tuned.model.predict(stacked.holdout)
+        for label, choice in (("alt: one-SE choice, refit", tuned.choice),
+                              (f"alt: one-SE choice, refit, {seeds} seeds averaged", tuned.choice)):
+            n = seeds if "seeds" in label else 1
+            out[label] = final_model(choice, tuned.rows, cats, folds=0, seeds=n, ensemble="refit",
+                                     seed=seed)[0].predict(stacked.holdout)
     return out
 
 

@@ -255,12 +255,14 @@ class TunedSpend:
     choice: Choice | None = None  # the chosen configuration (``final_model`` fits other served variants)
     rows: tuple[pd.DataFrame, pd.Series] | None = None  # every non-test row (train + valid)
     folds: int = 0                # K of the K-fold selection; 0 = one validation split
+    searched: Choice | None = None  # the search's best before the one-SE rule (``choice`` after it)
 
 
 def tune_spend_model(train: tuple[pd.DataFrame, pd.Series], valid: tuple[pd.DataFrame, pd.Series], *,
                      run: RunContext, categorical: list[str], scale: float,
                      objectives: tuple[str, ...] = REGISTERED, groups: pd.Series | np.ndarray | None = None,
-                     every_row: bool = False, seeds: int = 1, ensemble: str = "refit") -> TunedSpend:
+                     every_row: bool = False, seeds: int = 1, ensemble: str = "refit",
+                     one_se: bool = False) -> TunedSpend:
     """Optuna over ``objectives`` x the core space; the best normalized Gini wins.
 
     ``every_row``: use every non-test row (module docstring): K-fold (folds grouped by ``groups``, the
@@ -268,18 +270,22 @@ def tune_spend_model(train: tuple[pd.DataFrame, pd.Series], valid: tuple[pd.Data
     train + valid, averaged over ``seeds`` seeds; ``ensemble="folds"`` serves the K fold models instead of
     the refit (K-fold mode only). Without it: fitted on train, chosen and calibrated on valid (the
     benchmark's earlier steps). The first trial is ``CONSERVATIVE`` with the first of ``objectives``, so a
-    tiny budget still yields a sane model.
+    tiny budget still yields a sane model; ``one_se``: that first trial is kept unless the best beats it by
+    more than one bootstrap standard error of the Gini difference (``training.core.selection``).
     """
     import optuna
 
     from training.core.crossfit import kfold_count
+    from training.core.selection import prefer_default
     from training.core.splits import group_folds
     from training.core.tuning import run_study
 
     features = list(train[0].columns)
     x_all, y_all = pd.concat([train[0], valid[0]]), pd.concat([train[1], valid[1]]).astype(float)
     k = kfold_count(len(x_all), run.settings) if every_row else 0
-    folds = group_folds(np.arange(len(x_all)) if groups is None else np.asarray(groups), k, run.seed) if k else []
+    groups = np.arange(len(x_all)) if groups is None else np.asarray(groups)
+    folds = group_folds(groups, k, run.seed) if k else []
+    warm = {**CONSERVATIVE, "objective": objectives[0]}
     best: dict[str, Any] = {}
 
     def build(trial) -> Choice:
@@ -294,9 +300,10 @@ def tune_spend_model(train: tuple[pd.DataFrame, pd.Series], valid: tuple[pd.Data
         trial.set_user_attr("best_iteration", int(choice.rounds[0]))
         if not best or choice.value > best["choice"].value:
             best.update(number=trial.number, choice=choice)
+        if "default" not in best and all(warm.get(k) == v for k, v in trial.params.items()):
+            best["default"] = choice
         return choice.value
 
-    warm = {**CONSERVATIVE, "objective": objectives[0]}
     study = run_study(objective_fn, study_name=run.study_name, direction="maximize", trials=run.trials,
                       timeout=run.timeout, seed=run.seed, storage=run.storage, settings=run.settings,
                       warm_start=warm)
@@ -305,12 +312,21 @@ def tune_spend_model(train: tuple[pd.DataFrame, pd.Series], valid: tuple[pd.Data
     choice: Choice = best["choice"]
     how = f"{k}-fold cross-validation over {len(x_all)} rows (grouped by customer)" if k else \
         f"one validation split ({len(valid[0])} rows)"
+    searched = choice
+    if one_se and best.get("default") is not None and best["default"] is not choice:
+        scored = (y_all, groups) if k else (valid[1].astype(float), groups[len(train[0]):])
+        keep, gain, se = prefer_default(normalized_gini, scored[0].to_numpy(float), choice.predicted,
+                                        best["default"].predicted, scored[1], seed=run.seed)
+        how += (f"; the search's best beat the regularised first trial by {gain:+.4f} Gini (SE {se:.4f}): "
+                + ("first trial kept (one-SE rule)" if keep else "best kept"))
+        choice = best["default"] if keep else choice
     if not every_row:
-        return TunedSpend(_model(choice, choice.boosters, features, categorical, 1), study,
-                          float(study.best_value), how, choice, (x_all, y_all), k)
+        return TunedSpend(wrap_model(choice, choice.boosters, features, categorical, 1), study,
+                          float(study.best_value), how, choice, (x_all, y_all), k, searched)
     model, final = final_model(choice, (x_all, y_all), categorical, folds=len(folds), seeds=seeds,
                                ensemble=ensemble, seed=run.seed)
-    return TunedSpend(model, study, float(study.best_value), f"{how}; {final}", choice, (x_all, y_all), k)
+    return TunedSpend(model, study, float(study.best_value), f"{how}; {final}", choice, (x_all, y_all), k,
+                      searched)
 
 
 def final_model(choice: Choice, data: tuple[pd.DataFrame, pd.Series], categorical: list[str], *, folds: int,
@@ -319,10 +335,10 @@ def final_model(choice: Choice, data: tuple[pd.DataFrame, pd.Series], categorica
     (``ensemble="folds"``, K-fold mode only), else a refit on all of ``data`` averaged over ``seeds``."""
     features = list(data[0].columns)
     if folds and ensemble == "folds":
-        return (_model(choice, choice.boosters, features, categorical, folds),
+        return (wrap_model(choice, choice.boosters, features, categorical, folds),
                 f"the {folds} fold models averaged")
     members = [b for s in range(seeds) for b in refit_objective(choice, data, categorical, seed=seed + s)]
-    return (_model(choice, members, features, categorical, seeds),
+    return (wrap_model(choice, members, features, categorical, seeds),
             f"refit on all {len(data[0])} non-test rows (rounds scaled by the row ratio)"
             + (f", {seeds} seeds averaged" if seeds > 1 else ""))
 
@@ -375,7 +391,8 @@ def refit_objective(choice: Choice, data: tuple[pd.DataFrame, pd.Series], catego
     return boosters
 
 
-def _model(choice: Choice, boosters: list, features: list[str], categorical: list[str], members: int) -> SpendModel:
+def wrap_model(choice: Choice, boosters: list, features: list[str], categorical: list[str], members: int) -> SpendModel:
+    """A ``SpendModel`` of ``members`` fits of the chosen configuration (``boosters`` member-major)."""
     n = booster_count(choice.objective)
     return SpendModel(choice.objective, tuple(b.model_to_string() for b in boosters), list(features),
                       list(categorical), choice.scale, choice.part_scales, choice.params,

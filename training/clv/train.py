@@ -1,7 +1,9 @@
 """Fit and compare the CLV family (``fit``): BG/NBD + Gamma-Gamma baseline vs tuned LightGBM.
 
 LightGBM is stacked on the baseline (``stacking``: BG/NBD expectations, p_alive and Gamma-Gamma spend per
-cutoff as features) and Optuna chooses its objective with its parameters (``spend_models``). Both models
+cutoff as features) and Optuna chooses its objective with its parameters (``spend_models``), using every
+non-test row: on a small table by K-fold cross-fitting (folds grouped by customer; the K fold models are
+served, averaged), on a larger one by the validation split and a refit on train + validation. Both models
 predict spend over the same horizon for the same holdout rows; the winner on the primary metric
 (normalized Gini: targeting ranks customers by value) is wrapped in ``ClvModel`` with tier thresholds
 from its training population; the core lifecycle registers it as ``challenger``. Past spend is logged
