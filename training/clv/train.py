@@ -74,7 +74,7 @@ def tune_spend(problem: ClvProblem, run: RunContext) -> TunedSpend:
                             (problem.valid[problem.features], problem.valid[LABEL].astype(float)), run=run,
                             categorical=problem.categorical, scale=problem.lgbm_scale,
                             groups=pd.concat([problem.train[ID], problem.valid[ID]]).astype(str).to_numpy(),
-                            every_row=True, seeds=run.settings.clv_refit_seeds, ensemble="folds")
+                            every_row=True, seeds=run.settings.clv_refit_seeds, ensemble="folds", one_se=True)
 
 
 def past_spend(frame: pd.DataFrame) -> np.ndarray | None:
