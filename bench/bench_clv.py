@@ -1,11 +1,14 @@
 """CLV model quality, step by step (issue 14): held-out normalized Gini and Spearman per model.
 
-Rows: the two outside baselines (past spend; BG/NBD + Gamma-Gamma), crmlab's LightGBM as it was (Tweedie,
-RFM features), then one step at a time: + stacking (BG/NBD / Gamma-Gamma outputs as features), + two-part
-(P(buy) x E[spend | buy] alone), + tuned objective (Optuna chooses Tweedie / l2 on log1p / Huber / two-part:
-the registered configuration), and two measured alternatives: the blend (mean of those four) alone, and a
-search among the blend and the four. Every LightGBM step gets the same number of Optuna trials; the steps
-from two-part on start from the same regularised configuration (``spend_models.CONSERVATIVE``).
+Rows: the two outside baselines (past spend; BG/NBD + Gamma-Gamma), crmlab's first LightGBM (Tweedie, RFM
+features), then one step at a time: + stacking (BG/NBD / Gamma-Gamma outputs as features), + two-part
+(P(buy) x E[spend | buy] alone), + tuned objective (Optuna chooses Tweedie / l2 on log1p / Huber / two-part on
+one validation split), + the one-SE rule on that split, then every non-test row: K-fold over train +
+validation grouped by customer, the fold models averaged, without and with the one-SE rule (the registered
+configuration), and two alternatives: the same choice refitted on all non-test rows, once and with several
+seeds (what tables above ``kfold_max_rows`` do). Every search gets the same number of Optuna trials and
+starts from the same regularised configuration (``spend_models.CONSERVATIVE``). On generated worlds the
+table also gives the normalized Gini against the generator's expected spend (``Gini vs truth``).
 
 Tables: generated worlds (transaction logs of ``training.world``, calibration to 2024-06-30, 90 days out)
 and the CDNOW sample (calibration 1997-01-01 .. 1997-09-30, the next 90 days, as crmlab's own-data chain

@@ -18,10 +18,15 @@ and keeps ``l2_log1p``'s and Huber's totals honest.
 
 Data use (``tune_spend_model(every_row=True)``, what ``crmlab train clv`` does; the core's
 ``training.core.crossfit``): on a small table (train + validation at most ``settings.kfold_max_rows``) each
-trial is K-fold cross-fitted over all non-test rows, folds grouped by customer, and scored and calibrated on
-the out-of-fold predictions of every row; on a larger one, on the validation split as before. Either way
-the chosen configuration is then refitted on all non-test rows (each booster's rounds scaled by its row
-ratio), ``seeds`` times with different seeds and averaged (``members``).
+trial is K-fold cross-fitted over all non-test rows, folds grouped by customer, scored and calibrated on the
+out-of-fold predictions of every row, and the K fold models of the chosen configuration are served, averaged
+(``ensemble="folds"``: the model whose out-of-fold predictions were scored; measured better against the
+generated worlds' true expected spend than one refit on all rows, bench/README.md). On a larger table the
+search uses the validation split, and the chosen configuration is refitted on all non-test rows (each
+booster's rounds scaled by its row ratio), ``seeds`` times with different seeds and averaged (``members``).
+``one_se``: the search's regularised first trial is kept unless the best beats it by more than one
+bootstrap standard error (``training.core.selection``): on a few thousand customers the best of N trials is
+mostly the luckiest.
 """
 
 from __future__ import annotations
