@@ -74,6 +74,12 @@ class Settings(BaseSettings):
                     "rows (0 = never); above it, one validation split. See training/core/lgbm_search.py.",
     )
     kfold_folds: int = Field(default=5, ge=2, le=20, description="Folds of the K-fold tuning of small tables.")
+    clv_refit_seeds: int = Field(
+        default=5, ge=1, le=20,
+        description="CLV on tables above kfold_max_rows: the chosen LightGBM configuration is refitted on all "
+                    "non-test rows this many times with different seeds and the fits averaged (small tables "
+                    "serve their K fold models instead). See training/clv/spend_models.py, bench/README.md.",
+    )
 
     # --- team mode (`crmlab server`, `crmlab users`, distributed tuning) --------------------------
     server_backend_store_uri: str | None = Field(

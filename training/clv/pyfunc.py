@@ -42,21 +42,23 @@ class ClvModel(ValidatedPyfunc):
                  booster_text: str | None = None, btyd_params: dict[str, float] | None = None,
                  scale: float = 1.0, categorical: list[str] | None = None, objective: str = "tweedie",
                  more_booster_texts: tuple[str, ...] = (), part_scales: tuple[float, ...] = (),
-                 stack_horizon_days: float = 0.0) -> None:
+                 stack_horizon_days: float = 0.0, members: int = 1) -> None:
         super().__init__(spec)
         if kind == "lightgbm" and not booster_text:
             raise ValueError("a LightGBM ClvModel needs the booster (model_to_string())")
         if (kind == "btyd" or stack_horizon_days) and not btyd_params:
             raise ValueError("a BTYD (or stacked LightGBM) ClvModel needs the fitted BTYD parameters")
-        if kind == "lightgbm" and 1 + len(more_booster_texts) != booster_count(objective):
-            raise ValueError(f"a {objective!r} ClvModel needs {booster_count(objective)} booster(s)")
+        if kind == "lightgbm" and 1 + len(more_booster_texts) != booster_count(objective) * members:
+            raise ValueError(f"a {objective!r} ClvModel of {members} member(s) needs "
+                             f"{booster_count(objective) * members} booster(s)")
         self.kind, self.horizon_days, self.thresholds = kind, horizon_days, dict(thresholds)
         self.booster_text, self.btyd_params, self.scale = booster_text, btyd_params, scale
         self.categorical = list(categorical or [])
         # LightGBM only: the objective (how the booster outputs become spend, ``spend_models``), its further
         # boosters (one attribute each, so every booster is also written as LightGBM text), a blend's part
-        # calibration, and the label window of the stacked BG/NBD features (0 = none).
-        self.objective, self.part_scales = objective, tuple(part_scales)
+        # calibration, the label window of the stacked BG/NBD features (0 = none) and how many fits of the
+        # objective are averaged (``members``: seeds of the refit, or the fold models; boosters member-major).
+        self.objective, self.part_scales, self.members = objective, tuple(part_scales), members
         for i, text in enumerate(more_booster_texts, start=2):
             setattr(self, f"booster_text_{i}", text)
         self.stack_horizon_days = stack_horizon_days
@@ -73,7 +75,7 @@ class ClvModel(ValidatedPyfunc):
         return {**self.__dict__, "_booster": None, "_more_boosters": None}
 
     def __setstate__(self, state: dict) -> None:
-        defaults = {"objective": "tweedie", "part_scales": (), "stack_horizon_days": 0.0,
+        defaults = {"objective": "tweedie", "part_scales": (), "stack_horizon_days": 0.0, "members": 1,
                     "_more_boosters": None}  # versions logged before these existed
         self.__dict__.update({**defaults, **state})
 
@@ -94,7 +96,7 @@ class ClvModel(ValidatedPyfunc):
         return self._lgbm_spend(features)
 
     def _lgbm_spend(self, features: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        from training.clv.spend_models import combine
+        from training.clv.spend_models import combine_members
         from training.core import lgbm_predict
 
         frame, p_alive = features, np.full(len(features), np.nan)
@@ -104,7 +106,7 @@ class ClvModel(ValidatedPyfunc):
             p_alive = stacked["bgnbd_p_alive"].to_numpy(float)
         outputs = [lgbm_predict.predict(b, lgbm_predict.booster_matrix(b, frame, b.feature_name(), self.categorical))
                    for b in [self._lgbm(), *self._more_lgbm()]]
-        return combine(self.objective, outputs, self.part_scales) * self.scale, p_alive
+        return combine_members(self.objective, outputs, self.part_scales, self.members) * self.scale, p_alive
 
     def predict_frame(self, features: pd.DataFrame, params=None) -> pd.DataFrame:
         spend, p_alive = self.predict_spend(features)
@@ -122,7 +124,8 @@ class ClvModel(ValidatedPyfunc):
         if self._more_boosters is None:
             import lightgbm
 
-            texts = [getattr(self, f"booster_text_{i}") for i in range(2, booster_count(self.objective) + 1)]
+            count = booster_count(self.objective) * self.members
+            texts = [getattr(self, f"booster_text_{i}") for i in range(2, count + 1)]
             self._more_boosters = [lightgbm.Booster(model_str=t) for t in texts]
         return self._more_boosters
 

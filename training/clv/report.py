@@ -87,7 +87,8 @@ def model_card(problem: ClvProblem, table: pd.DataFrame, winner: str, spec: Inpu
     params = ", ".join(f"{k}={v:.4g}" for k, v in btyd.params().items())
     tiers = ", ".join(f"{name} >= {value:.2f}" for name, value in thresholds.items())
     shares = ", ".join(f"{k}: top {v:.0%}" for k, v in TIER_SHARES.items())
-    lgbm = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in best_params.items())
+    lgbm = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in best_params.items()
+                     if k != "fitted")
     notes = "\n".join(f"- {n}" for n in problem.notes) or "- none"
     baseline_rows = _table(baselines, "") if baselines is not None else "(none)\n"
     return f"""# Model card: customer lifetime value (`clv`)
@@ -108,8 +109,8 @@ Train {len(problem.train)} rows, validation {len(problem.valid)} rows, holdout {
   expected spend are features ({"stacked" if problem.stack_btyd is not None else "not stacked here"}).
   Optuna chooses the objective with the tree parameters (Tweedie with its variance power, l2 on
   log(1 + spend), Huber, or a two-part P(buy) x E[spend | buy]: `{best_params.get("objective")}` here),
-  starting from a regularised Tweedie configuration, on the validation normalized Gini; early
-  stopping watches each objective's own metric; the total is calibrated on validation ({lgbm}).
+  starting from a regularised Tweedie configuration, on normalized Gini; early stopping watches each
+  objective's own metric. Rows used: {best_params.get("fitted", "one validation split")} ({lgbm}).
 
 ## Holdout comparison (winner: **{winner}**)
 Primary metric: normalized Gini (targeting ranks customers by value; 1 = perfect order), MAE reported.

@@ -1,4 +1,4 @@
-"""LightGBM spend models with a tuned objective, chosen on validation normalized Gini.
+"""LightGBM spend models with a tuned objective, chosen on normalized Gini, fitted on every non-test row.
 
 Future spend is a point mass at 0 plus a skewed positive part. Which loss ranks customers best depends on
 the data, so Optuna chooses it with the tree parameters (issue 14):
@@ -11,14 +11,27 @@ the data, so Optuna chooses it with the tree parameters (issue 14):
   total first), five boosters. Measured, not registered: it won on CDNOW by 0.005 Gini and lost by up to
   0.015 on generated worlds (bench/README.md), so ``REGISTERED`` searches the four single objectives.
 
-Early stopping watches each objective's own metric; trials are compared on the validation normalized Gini
-(the primary metric, comparable across objectives), so pruning is off: the pruner would compare
-different metrics. Every model's total is calibrated on validation (one factor: predicted total = actual
-total), which leaves the ranking alone and keeps ``l2_log1p``'s and Huber's totals honest.
+Early stopping watches each objective's own metric; trials are compared on normalized Gini (the primary
+metric, comparable across objectives), so pruning is off: the pruner would compare different metrics. Every
+model's total is calibrated (one factor: predicted total = actual total), which leaves the ranking alone
+and keeps ``l2_log1p``'s and Huber's totals honest.
+
+Data use (``tune_spend_model(every_row=True)``, what ``crmlab train clv`` does; the core's
+``training.core.crossfit``): on a small table (train + validation at most ``settings.kfold_max_rows``) each
+trial is K-fold cross-fitted over all non-test rows, folds grouped by customer, scored and calibrated on the
+out-of-fold predictions of every row, and the K fold models of the chosen configuration are served, averaged
+(``ensemble="folds"``: the model whose out-of-fold predictions were scored; measured better against the
+generated worlds' true expected spend than one refit on all rows, bench/README.md). On a larger table the
+search uses the validation split, and the chosen configuration is refitted on all non-test rows (each
+booster's rounds scaled by its row ratio), ``seeds`` times with different seeds and averaged (``members``).
+``one_se``: the search's regularised first trial is kept unless the best beats it by more than one
+bootstrap standard error (``training.core.selection``): on a few thousand customers the best of N trials is
+mostly the luckiest.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +41,7 @@ import pandas as pd
 from training.clv.metrics import normalized_gini
 
 if TYPE_CHECKING:  # the served model imports this module for ``combine``: no Optuna there
+    import lightgbm
     import optuna
 
     from training.core.family import RunContext
@@ -43,18 +57,62 @@ CONSERVATIVE = {"learning_rate": 0.03, "num_leaves": 8, "min_child_samples": 60,
                 "limit_depth": False, "tweedie_variance_power": 1.5, "huber_alpha_x_mean": 1.0}
 
 
+@dataclass(frozen=True)
+class BoosterSpec:
+    """One booster of an objective: its LightGBM task and parameters, its label, which rows it learns."""
+
+    task: str
+    extra: dict
+    label: Callable[[pd.Series], pd.Series]
+    buyers_only: bool = False
+
+
+def _same(y: pd.Series) -> pd.Series:
+    return y
+
+
+def _log1p(y: pd.Series) -> pd.Series:
+    return np.log1p(y)
+
+
+def _bought(y: pd.Series) -> pd.Series:
+    return (y > 0).astype(float)
+
+
+_SPECS: dict[str, tuple[BoosterSpec, ...]] = {
+    "tweedie": (BoosterSpec("tweedie", {"metric": "poisson"}, _same),),
+    "l2_log1p": (BoosterSpec("regression", {}, _log1p),),
+    "huber": (BoosterSpec("regression", {"objective": "huber", "metric": "huber"}, _same),),
+    "two_part": (BoosterSpec("binary", {}, _bought),
+                 BoosterSpec("regression", {"objective": "gamma", "metric": "gamma_deviance"}, _same, True)),
+}
+
+
+def booster_specs(objective: str) -> tuple[BoosterSpec, ...]:
+    """The boosters an objective fits, in the order ``combine`` reads their outputs."""
+    if objective == "blend":
+        return tuple(s for single in SINGLE for s in _SPECS[single])
+    if objective not in _SPECS:
+        raise ValueError(f"unknown CLV objective {objective!r}; expected one of {OBJECTIVES}")
+    return _SPECS[objective]
+
+
 @dataclass
 class SpendModel:
-    """A fitted spend model: boosters (text), how to combine them and the factor to the horizon."""
+    """A fitted spend model: boosters (text), how to combine them and the factor to the horizon.
+
+    ``members`` > 1: the booster texts hold that many fits of the objective (member-major), averaged.
+    """
 
     objective: str
     booster_texts: tuple[str, ...]
     features: list[str]
     categorical: list[str] = field(default_factory=list)
-    scale: float = 1.0            # label window -> horizon, times the validation total calibration
-    part_scales: tuple[float, ...] = ()  # blend only: each part's validation calibration
+    scale: float = 1.0            # label window -> horizon, times the total calibration
+    part_scales: tuple[float, ...] = ()  # blend only: each part's calibration
     params: dict[str, Any] = field(default_factory=dict)
     best_iterations: tuple[int, ...] = ()
+    members: int = 1
 
     def __getstate__(self) -> dict:
         return {k: v for k, v in self.__dict__.items() if k != "_boosters"}
@@ -71,7 +129,8 @@ class SpendModel:
         from training.core.lgbm import as_lgbm_frame
 
         x = as_lgbm_frame(frame[self.features], self.categorical)
-        return combine(self.objective, [b.predict(x) for b in self.boosters()], self.part_scales)
+        return combine_members(self.objective, [b.predict(x) for b in self.boosters()], self.part_scales,
+                               self.members)
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         """Expected spend over the horizon."""
@@ -88,6 +147,16 @@ def combine(objective: str, outputs: list[np.ndarray], part_scales: tuple[float,
     if objective == "l2_log1p":
         return np.expm1(np.clip(outputs[0], 0, None))
     return np.clip(outputs[0], 0, None)
+
+
+def combine_members(objective: str, outputs: list[np.ndarray], part_scales: tuple[float, ...] = (),
+                    members: int = 1) -> np.ndarray:
+    """The mean spend of ``members`` fits of ``objective`` (outputs member-major)."""
+    n = booster_count(objective)
+    if len(outputs) != n * members:
+        raise ValueError(f"{members} member(s) of {objective!r} need {n * members} booster outputs, "
+                         f"got {len(outputs)}")
+    return np.mean([combine(objective, outputs[i * n:(i + 1) * n], part_scales) for i in range(members)], axis=0)
 
 
 def booster_count(objective: str) -> int:
@@ -121,27 +190,35 @@ def fit_objective(objective: str, params: dict, train: tuple[pd.DataFrame, pd.Se
     from training.core.lgbm import fit_lgbm
 
     (xt, yt), (xv, yv) = train, valid
+    boosters = []
+    for spec in booster_specs(objective):
+        rows_t, rows_v = _rows(spec, yt), _rows(spec, yv)
+        if rows_v is not None and rows_v.sum() < 1:  # no buyer to early-stop on: validate on the training buyers
+            valid_part = (xt[rows_t], spec.label(yt[rows_t]))
+        else:
+            valid_part = (xv, spec.label(yv)) if rows_v is None else (xv[rows_v], spec.label(yv[rows_v]))
+        train_part = (xt, spec.label(yt)) if rows_t is None else (xt[rows_t], spec.label(yt[rows_t]))
+        boosters.append(fit_lgbm({**params, **spec.extra}, train_part, valid_part, task=spec.task,
+                                 categorical=categorical))
+    return boosters
 
-    def fit(task: str, extra: dict, tr: tuple, va: tuple):
-        return fit_lgbm({**params, **extra}, tr, va, task=task, categorical=categorical)
 
-    if objective == "tweedie":
-        return [fit("tweedie", {"metric": "poisson"}, (xt, yt), (xv, yv))]
-    if objective == "l2_log1p":
-        return [fit("regression", {}, (xt, np.log1p(yt)), (xv, np.log1p(yv)))]
-    if objective == "huber":
-        return [fit("regression", {"objective": "huber", "metric": "huber"}, (xt, yt), (xv, yv))]
-    if objective == "two_part":
-        buy = fit("binary", {}, (xt, (yt > 0).astype(float)), (xv, (yv > 0).astype(float)))
-        pos_t, pos_v = yt > 0, yv > 0
-        if pos_v.sum() < 1:  # no buyer to early-stop on: validate on the training buyers
-            pos_v, xv, yv = pos_t, xt, yt
-        spend = fit("regression", {"objective": "gamma", "metric": "gamma_deviance"},
-                    (xt[pos_t], yt[pos_t]), (xv[pos_v], yv[pos_v]))
-        return [buy, spend]
+def _rows(spec: BoosterSpec, y: pd.Series) -> pd.Series | None:
+    """The rows a booster learns from (None = all)."""
+    return (y > 0) if spec.buyers_only else None
+
+
+def calibrate(objective: str, outputs: list[np.ndarray], actual_total: float, scale: float
+              ) -> tuple[float, tuple[float, ...]]:
+    """(scale, part scales) so that the predicted total of ``outputs`` equals ``actual_total``.
+
+    ``outputs`` are predictions for rows the boosters did not learn from (validation or out-of-fold).
+    """
+    part_scales: tuple[float, ...] = ()
     if objective == "blend":
-        return [b for single in SINGLE for b in fit_objective(single, params, train, valid, categorical)]
-    raise ValueError(f"unknown CLV objective {objective!r}; expected one of {OBJECTIVES}")
+        part_scales = tuple(_ratio(actual_total, float(p.sum())) for p in blend_parts(outputs))
+    predicted = float(combine(objective, outputs, part_scales).sum())
+    return scale * _ratio(actual_total, predicted), part_scales
 
 
 def fitted_model(objective: str, boosters: list, features: list[str], categorical: list[str],
@@ -149,16 +226,10 @@ def fitted_model(objective: str, boosters: list, features: list[str], categorica
     """Wrap boosters; the total calibration factor comes from the validation rows."""
     from training.core.lgbm import as_lgbm_frame
 
-    model = SpendModel(objective, tuple(b.model_to_string() for b in boosters), list(features), list(categorical),
-                       1.0, (), params, tuple(int(b.best_iteration) for b in boosters))
-    actual = float(valid[1].sum())
-    if objective == "blend":
-        x = as_lgbm_frame(valid[0][model.features], model.categorical)
-        parts = blend_parts([b.predict(x) for b in model.boosters()])
-        model.part_scales = tuple(_ratio(actual, float(p.sum())) for p in parts)
-    predicted = model.raw(valid[0]).sum()
-    model.scale = scale * _ratio(actual, predicted)
-    return model
+    x = as_lgbm_frame(valid[0][list(features)], list(categorical))
+    total, part_scales = calibrate(objective, [b.predict(x) for b in boosters], float(valid[1].sum()), scale)
+    return SpendModel(objective, tuple(b.model_to_string() for b in boosters), list(features), list(categorical),
+                      total, part_scales, params, tuple(int(b.best_iteration) for b in boosters))
 
 
 def _ratio(actual: float, predicted: float) -> float:
@@ -166,46 +237,169 @@ def _ratio(actual: float, predicted: float) -> float:
 
 
 @dataclass
+class Choice:
+    """One trial's configuration: what it scored, how to calibrate it and how to refit it on more rows."""
+
+    objective: str
+    params: dict
+    value: float                       # normalized Gini on rows the boosters did not learn from
+    scale: float                       # calibrated on those rows
+    part_scales: tuple[float, ...]
+    rounds: tuple[int, ...]            # per booster
+    tuned_rows: tuple[int, ...]        # rows each booster's ``rounds`` were found for
+    boosters: list                     # the fitted boosters (single split) or every fold's (member-major)
+    predicted: np.ndarray | None = None  # the scored spend of those rows (validation, or out of fold)
+
+
+@dataclass
 class TunedSpend:
     model: SpendModel
     study: optuna.Study
-    value: float                  # best validation normalized Gini
+    value: float                  # best normalized Gini of the search (validation, or out-of-fold)
+    how: str = "one validation split"
+    choice: Choice | None = None  # the chosen configuration (``final_model`` fits other served variants)
+    rows: tuple[pd.DataFrame, pd.Series] | None = None  # every non-test row (train + valid)
+    folds: int = 0                # K of the K-fold selection; 0 = one validation split
+    searched: Choice | None = None  # the search's best before the one-SE rule (``choice`` after it)
 
 
 def tune_spend_model(train: tuple[pd.DataFrame, pd.Series], valid: tuple[pd.DataFrame, pd.Series], *,
                      run: RunContext, categorical: list[str], scale: float,
-                     objectives: tuple[str, ...] = REGISTERED) -> TunedSpend:
-    """Optuna over ``objectives`` x the core space; the best validation normalized Gini wins.
+                     objectives: tuple[str, ...] = REGISTERED, groups: pd.Series | np.ndarray | None = None,
+                     every_row: bool = False, seeds: int = 1, ensemble: str = "refit",
+                     one_se: bool = False) -> TunedSpend:
+    """Optuna over ``objectives`` x the core space; the best normalized Gini wins.
 
-    The first trial is ``CONSERVATIVE`` with the first of ``objectives``, so a tiny budget still yields
-    a sane model.
+    ``every_row``: use every non-test row (module docstring): K-fold (folds grouped by ``groups``, the
+    customer of each row of train then valid) on a small table, and a refit of the chosen configuration on
+    train + valid, averaged over ``seeds`` seeds; ``ensemble="folds"`` serves the K fold models instead of
+    the refit (K-fold mode only). Without it: fitted on train, chosen and calibrated on valid (the
+    benchmark's earlier steps). The first trial is ``CONSERVATIVE`` with the first of ``objectives``, so a
+    tiny budget still yields a sane model; ``one_se``: that first trial is kept unless the best beats it by
+    more than one bootstrap standard error of the Gini difference (``training.core.selection``).
     """
     import optuna
 
+    from training.core.crossfit import kfold_count
+    from training.core.selection import prefer_default
+    from training.core.splits import group_folds
     from training.core.tuning import run_study
 
     features = list(train[0].columns)
+    x_all, y_all = pd.concat([train[0], valid[0]]), pd.concat([train[1], valid[1]]).astype(float)
+    k = kfold_count(len(x_all), run.settings) if every_row else 0
+    groups = np.arange(len(x_all)) if groups is None else np.asarray(groups)
+    folds = group_folds(groups, k, run.seed) if k else []
+    warm = {**CONSERVATIVE, "objective": objectives[0]}
     best: dict[str, Any] = {}
 
-    def build(trial) -> tuple[float, SpendModel]:
+    def build(trial) -> Choice:
         objective = trial.suggest_categorical("objective", list(objectives))
         params = {**objective_params(trial, objective, train[1]), "seed": run.seed}
-        boosters = fit_objective(objective, params, train, valid, categorical)
-        model = fitted_model(objective, boosters, features, categorical, valid, scale, params)
-        return normalized_gini(valid[1].to_numpy(float), model.raw(valid[0])), model
+        if folds:
+            return _cross_fitted(objective, params, (x_all, y_all), folds, categorical, scale)
+        return _split_fitted(objective, params, train, valid, categorical, scale)
 
     def objective_fn(trial: optuna.Trial) -> float:
-        value, model = build(trial)
-        trial.set_user_attr("best_iteration", int(model.best_iterations[0]))
-        if not best or value > best["value"]:
-            best.update(value=value, number=trial.number, model=model)
-        return value
+        choice = build(trial)
+        trial.set_user_attr("best_iteration", int(choice.rounds[0]))
+        if not best or choice.value > best["choice"].value:
+            best.update(number=trial.number, choice=choice)
+        if "default" not in best and all(warm.get(k) == v for k, v in trial.params.items()):
+            best["default"] = choice
+        return choice.value
 
-    warm = {**CONSERVATIVE, "objective": objectives[0]}
     study = run_study(objective_fn, study_name=run.study_name, direction="maximize", trials=run.trials,
                       timeout=run.timeout, seed=run.seed, storage=run.storage, settings=run.settings,
                       warm_start=warm)
     if best.get("number") != study.best_trial.number:  # a resumed study's best came from an earlier run
-        _, model = build(optuna.trial.FixedTrial(study.best_trial.params))
-        best.update(model=model)
-    return TunedSpend(best["model"], study, float(study.best_value))
+        best.update(choice=build(optuna.trial.FixedTrial(study.best_trial.params)))
+    choice: Choice = best["choice"]
+    how = f"{k}-fold cross-validation over {len(x_all)} rows (grouped by customer)" if k else \
+        f"one validation split ({len(valid[0])} rows)"
+    searched = choice
+    if one_se and best.get("default") is not None and best["default"] is not choice:
+        scored = (y_all, groups) if k else (valid[1].astype(float), groups[len(train[0]):])
+        keep, gain, se = prefer_default(normalized_gini, scored[0].to_numpy(float), choice.predicted,
+                                        best["default"].predicted, scored[1], seed=run.seed)
+        how += (f"; the search's best beat the regularised first trial by {gain:+.4f} Gini (SE {se:.4f}): "
+                + ("first trial kept (one-SE rule)" if keep else "best kept"))
+        choice = best["default"] if keep else choice
+    if not every_row:
+        return TunedSpend(wrap_model(choice, choice.boosters, features, categorical, 1), study,
+                          float(study.best_value), how, choice, (x_all, y_all), k, searched)
+    model, final = final_model(choice, (x_all, y_all), categorical, folds=len(folds), seeds=seeds,
+                               ensemble=ensemble, seed=run.seed)
+    return TunedSpend(model, study, float(study.best_value), f"{how}; {final}", choice, (x_all, y_all), k,
+                      searched)
+
+
+def final_model(choice: Choice, data: tuple[pd.DataFrame, pd.Series], categorical: list[str], *, folds: int,
+                seeds: int, ensemble: str, seed: int) -> tuple[SpendModel, str]:
+    """The served model of a chosen configuration and how it was fitted: the K fold models averaged
+    (``ensemble="folds"``, K-fold mode only), else a refit on all of ``data`` averaged over ``seeds``."""
+    features = list(data[0].columns)
+    if folds and ensemble == "folds":
+        return (wrap_model(choice, choice.boosters, features, categorical, folds),
+                f"the {folds} fold models averaged")
+    members = [b for s in range(seeds) for b in refit_objective(choice, data, categorical, seed=seed + s)]
+    return (wrap_model(choice, members, features, categorical, seeds),
+            f"refit on all {len(data[0])} non-test rows (rounds scaled by the row ratio)"
+            + (f", {seeds} seeds averaged" if seeds > 1 else ""))
+
+
+def _split_fitted(objective: str, params: dict, train: tuple[pd.DataFrame, pd.Series],
+                  valid: tuple[pd.DataFrame, pd.Series], categorical: list[str], scale: float) -> Choice:
+    """Fitted on train, early-stopped, scored and calibrated on valid."""
+    from training.core.lgbm import as_lgbm_frame
+
+    boosters = fit_objective(objective, params, train, valid, categorical)
+    x = as_lgbm_frame(valid[0], categorical)
+    outputs = [b.predict(x) for b in boosters]
+    total, part_scales = calibrate(objective, outputs, float(valid[1].sum()), scale)
+    rows = tuple(int((train[1] > 0).sum()) if s.buyers_only else len(train[1]) for s in booster_specs(objective))
+    predicted = combine(objective, outputs, part_scales)
+    value = normalized_gini(valid[1].to_numpy(float), predicted)
+    return Choice(objective, params, value, total, part_scales, tuple(int(b.best_iteration) for b in boosters),
+                  rows, boosters, predicted)
+
+
+def _cross_fitted(objective: str, params: dict, data: tuple[pd.DataFrame, pd.Series],
+                  folds: list[tuple[np.ndarray, np.ndarray]], categorical: list[str], scale: float) -> Choice:
+    """Every booster cross-fitted over ``folds``; scored and calibrated on the out-of-fold predictions."""
+    from training.core.crossfit import cross_fit
+
+    x, y = data
+    fits = [cross_fit({**params, **spec.extra}, x, spec.label(y), folds, task=spec.task, categorical=categorical,
+                      fit_mask=(y > 0).to_numpy() if spec.buyers_only else None)
+            for spec in booster_specs(objective)]
+    outputs = [f.oof for f in fits]
+    total, part_scales = calibrate(objective, outputs, float(y.sum()), scale)
+    fold_members = [f.boosters[i] for i in range(len(folds)) for f in fits]  # member-major
+    predicted = combine(objective, outputs, part_scales)
+    value = normalized_gini(y.to_numpy(float), predicted)
+    return Choice(objective, params, value, total, part_scales, tuple(f.rounds for f in fits),
+                  tuple(f.fit_rows for f in fits), fold_members, predicted)
+
+
+def refit_objective(choice: Choice, data: tuple[pd.DataFrame, pd.Series], categorical: list[str], *,
+                    seed: int) -> list[lightgbm.Booster]:
+    """The chosen configuration's boosters on all of ``data`` (rounds scaled from ``choice.tuned_rows``)."""
+    from training.core.crossfit import refit
+
+    x, y = data
+    boosters = []
+    for spec, rounds, tuned_rows in zip(booster_specs(choice.objective), choice.rounds, choice.tuned_rows, strict=True):
+        rows = (y > 0) if spec.buyers_only else np.ones(len(y), bool)
+        boosters.append(refit({**choice.params, **spec.extra, "seed": seed}, x[rows], spec.label(y[rows]),
+                              task=spec.task, rounds=rounds, tuned_rows=tuned_rows, categorical=categorical))
+    return boosters
+
+
+def wrap_model(choice: Choice, boosters: list, features: list[str], categorical: list[str], members: int) -> SpendModel:
+    """A ``SpendModel`` of ``members`` fits of the chosen configuration (``boosters`` member-major)."""
+    n = booster_count(choice.objective)
+    return SpendModel(choice.objective, tuple(b.model_to_string() for b in boosters), list(features),
+                      list(categorical), choice.scale, choice.part_scales, choice.params,
+                      tuple(int(b.current_iteration() if b.best_iteration <= 0 else b.best_iteration)
+                            for b in boosters[:n]), members)

@@ -1,7 +1,9 @@
 """Fit and compare the CLV family (``fit``): BG/NBD + Gamma-Gamma baseline vs tuned LightGBM.
 
 LightGBM is stacked on the baseline (``stacking``: BG/NBD expectations, p_alive and Gamma-Gamma spend per
-cutoff as features) and Optuna chooses its objective with its parameters (``spend_models``). Both models
+cutoff as features) and Optuna chooses its objective with its parameters (``spend_models``), using every
+non-test row: on a small table by K-fold cross-fitting (folds grouped by customer; the K fold models are
+served, averaged), on a larger one by the validation split and a refit on train + validation. Both models
 predict spend over the same horizon for the same holdout rows; the winner on the primary metric
 (normalized Gini: targeting ranks customers by value) is wrapped in ``ClvModel`` with tier thresholds
 from its training population; the core lifecycle registers it as ``challenger``. Past spend is logged
@@ -61,10 +63,18 @@ def tune_lightgbm(problem: ClvProblem, run: RunContext) -> TunedBooster:
 
 
 def tune_spend(problem: ClvProblem, run: RunContext) -> TunedSpend:
-    """The registered LightGBM: objective and parameters tuned on validation normalized Gini."""
+    """The registered LightGBM: objective and parameters tuned on normalized Gini over every non-test row.
+
+    Small table: K-fold, grouped by customer, and the K fold models averaged (a cross-fit ensemble: its
+    out-of-fold predictions are what chose and calibrated it). Larger: the validation split, then a refit
+    on train + validation (``settings.clv_refit_seeds`` seeds averaged)."""
+    from training.clv.transactions import ID
+
     return tune_spend_model((problem.train[problem.features], problem.train[LABEL].astype(float)),
                             (problem.valid[problem.features], problem.valid[LABEL].astype(float)), run=run,
-                            categorical=problem.categorical, scale=problem.lgbm_scale)
+                            categorical=problem.categorical, scale=problem.lgbm_scale,
+                            groups=pd.concat([problem.train[ID], problem.valid[ID]]).astype(str).to_numpy(),
+                            every_row=True, seeds=run.settings.clv_refit_seeds, ensemble="folds", one_se=True)
 
 
 def past_spend(frame: pd.DataFrame) -> np.ndarray | None:
@@ -105,7 +115,7 @@ def winner_model(winner: str, problem: ClvProblem, btyd: BTYDModel, spend: Spend
         model = ClvModel(spec, kind="lightgbm", horizon_days=problem.horizon_days, thresholds={},
                          booster_text=spend.booster_texts[0], scale=spend.scale, categorical=problem.categorical,
                          objective=spend.objective, more_booster_texts=spend.booster_texts[1:],
-                         part_scales=spend.part_scales,
+                         part_scales=spend.part_scales, members=spend.members,
                          btyd_params=problem.stack_btyd.params() if stacked else None,
                          stack_horizon_days=problem.stack_horizon_days if stacked else 0.0)
     else:
@@ -160,7 +170,7 @@ def fit(problem: ClvProblem, run: RunContext) -> Fitted:
     model = winner_model(winner, stacked, btyd, spend)
     params = {**spend.params, "objective": spend.objective, "best_iterations": list(spend.best_iterations),
               "scale": spend.scale, "part_scales": list(spend.part_scales), "validation_normalized_gini": tuned.value,
-              "stacked": stacked.stack_btyd is not None}
+              "stacked": stacked.stack_btyd is not None, "members": spend.members, "fitted": tuned.how}
     out = run.files_dir
     tiers_path = save_thresholds(model.thresholds, out / "clv_tiers.json")
     (out / "btyd_params.json").write_text(json.dumps(btyd.params(), indent=2))
@@ -189,7 +199,7 @@ def fit(problem: ClvProblem, run: RunContext) -> Fitted:
         tags={"clv.winner": winner, "clv.shape": problem.shape, "clv.horizon_days": str(problem.horizon_days),
               "clv.primary_metric": PRIMARY_METRIC, "clv.objective": spend.objective},
         artifacts={TIERS_ARTIFACT: str(tiers_path)}, trials=len(tuned.study.trials), table=table,
-        notes=[f"winner: {winner} (holdout {PRIMARY_METRIC})", *stacked.notes],
+        notes=[f"winner: {winner} (holdout {PRIMARY_METRIC})", f"LightGBM chosen by {tuned.how}", *stacked.notes],
         details=ClvDetails(winner, table, model.thresholds),
         baselines={name: dict(row) for name, row in baseline_table.iterrows()})
 

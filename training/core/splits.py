@@ -92,3 +92,18 @@ def stratified_folds(y: pd.Series | np.ndarray, k: int, seed: int) -> list[tuple
     y = np.asarray(y)
     k = max(2, min(k, int(np.bincount(y.astype(int)).min())))
     return list(StratifiedKFold(n_splits=k, shuffle=True, random_state=seed).split(np.zeros(len(y)), y))
+
+
+def group_folds(groups: pd.Series | np.ndarray, k: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Cross-fitting folds (positions) that keep every row of one group (a customer) in the same fold.
+
+    A customer appears once per training cutoff: with rows of one customer on both sides of a fold, the
+    model would be scored on a customer it has already learned, and out-of-fold scores would flatter it.
+    Groups are assigned to folds at random (seeded), so fold sizes are equal up to group sizes.
+    """
+    codes, uniques = pd.factorize(pd.Series(np.asarray(groups)), sort=True)
+    k = max(2, min(k, len(uniques)))
+    fold_of_group = np.random.default_rng(seed).permutation(len(uniques)) % k
+    fold = fold_of_group[codes]
+    positions = np.arange(len(codes))
+    return [(positions[fold != i], positions[fold == i]) for i in range(k)]

@@ -3,17 +3,35 @@
 from __future__ import annotations
 
 import pickle
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from training.clv.inputs import LABEL, problem_from_transactions
 from training.clv.metrics import normalized_gini
 from training.clv.pyfunc import ClvModel
-from training.clv.spend_models import CONSERVATIVE, OBJECTIVES, booster_count, fit_objective, fitted_model
+from training.clv.spend_models import (
+    CONSERVATIVE,
+    OBJECTIVES,
+    _cross_fitted,
+    booster_count,
+    combine,
+    final_model,
+    fit_objective,
+    fitted_model,
+    refit_objective,
+    tune_spend_model,
+)
 from training.clv.stacking import stack_problem
 from training.clv.train import lgbm_spec
+from training.clv.transactions import ID
+from training.core.family import RunContext
 from training.core.native_boosters import booster_texts
+from training.core.splits import group_folds
+from training.settings import get_settings
+from training.tracking import tracked_run
 
 
 @pytest.fixture(scope="module")
@@ -53,3 +71,54 @@ def test_a_model_without_all_its_boosters_is_refused(stacked):
     with pytest.raises(ValueError, match="needs 5 booster"):
         ClvModel(lgbm_spec(stacked), kind="lightgbm", horizon_days=90, thresholds={}, booster_text="tree\n",
                  objective="blend")
+
+
+def test_every_row_selection_cross_fits_by_customer_and_serves_the_refit(stacked):
+    """Small table: K-fold over train + validation (customers kept within a fold), calibrated out of fold,
+    refitted on every non-test row with several seeds; the served model predicts what was evaluated."""
+
+    p = stacked
+    train = p.train[p.features], p.train[LABEL].astype(float)
+    valid = p.valid[p.features], p.valid[LABEL].astype(float)
+    groups = np.r_[p.train[ID].astype(str), p.valid[ID].astype(str)]
+    settings = get_settings()
+    with tracked_run(settings, "clv-every-row"):
+        run = RunContext(family="clv", model_name="clv", seed=0, trials=2, timeout=None, storage=None,
+                         study_name="every-row", settings=settings, plots_dir=Path("."), files_dir=Path("."))
+        tuned = tune_spend_model(train, valid, run=run, categorical=[], scale=p.lgbm_scale, groups=groups,
+                                 every_row=True, seeds=2)
+    assert tuned.folds == settings.kfold_folds and "refit on all" in tuned.how
+    n = booster_count(tuned.model.objective)
+    assert tuned.model.members == 2 and len(tuned.model.booster_texts) == 2 * n
+    # Refit on every non-test row: the rounds found on 4/5 of the rows, scaled up.
+    assert all(b >= r for b, r in zip(tuned.model.best_iterations, tuned.choice.rounds, strict=True))
+    x_all, _ = tuned.rows  # every non-test row
+    assert len(x_all) == len(p.train) + len(p.valid)
+    expected = tuned.model.predict(p.holdout)
+    assert normalized_gini(p.holdout[LABEL], expected) > 0.3
+    model = ClvModel(lgbm_spec(p), kind="lightgbm", horizon_days=p.horizon_days, thresholds={},
+                     booster_text=tuned.model.booster_texts[0], more_booster_texts=tuned.model.booster_texts[1:],
+                     part_scales=tuned.model.part_scales, scale=tuned.model.scale, objective=tuned.model.objective,
+                     btyd_params=p.stack_btyd.params(), stack_horizon_days=p.stack_horizon_days,
+                     members=tuned.model.members)
+    served, _ = pickle.loads(pickle.dumps(model)).predict_spend(p.holdout[list(model.spec.columns)])
+    np.testing.assert_allclose(served, expected, rtol=1e-9)
+    # The fold models averaged: K members, each fold's boosters.
+    folds, _ = final_model(tuned.choice, tuned.rows, [], folds=tuned.folds, seeds=1, ensemble="folds", seed=0)
+    assert folds.members == tuned.folds and len(folds.booster_texts) == tuned.folds * n
+
+
+def test_cross_fitted_choice_is_scored_out_of_fold(stacked):
+    """The out-of-fold Gini of a configuration that memorises (deep trees, no regularisation, many rounds)
+    is below its in-sample Gini: a model never scores the rows it learned."""
+
+    p = stacked
+    x = pd.concat([p.train[p.features], p.valid[p.features]])
+    y = pd.concat([p.train[LABEL], p.valid[LABEL]]).astype(float)
+    folds = group_folds(np.r_[p.train[ID].astype(str), p.valid[ID].astype(str)], 5, seed=0)
+    params = {"num_leaves": 128, "min_child_samples": 2, "learning_rate": 0.3, "lambda_l2": 0.0, "seed": 0,
+              "tweedie_variance_power": 1.5}
+    choice = _cross_fitted("tweedie", params, (x, y), folds, [], 1.0)
+    assert choice.tuned_rows[0] == pytest.approx(0.8 * len(x), rel=0.05)
+    in_sample = combine("tweedie", [refit_objective(choice, (x, y), [], seed=0)[0].predict(x)])
+    assert choice.value < normalized_gini(y, in_sample) - 0.05
