@@ -17,7 +17,7 @@ model's total is calibrated (one factor: predicted total = actual total), which 
 and keeps ``l2_log1p``'s and Huber's totals honest.
 
 Data use (``tune_spend_model(every_row=True)``, what ``crmlab train clv`` does; the core's
-``training.core.crossfit``): on a small table (train + validation at most ``settings.kfold_max_rows``) each
+``training.core.lgbm_cv``): on a small table (train + validation at most ``settings.kfold_max_rows``) each
 trial is K-fold cross-fitted over all non-test rows, folds grouped by customer, scored and calibrated on the
 out-of-fold predictions of every row, and the K fold models of the chosen configuration are served, averaged
 (``ensemble="folds"``: the model whose out-of-fold predictions were scored; measured better against the
@@ -280,7 +280,7 @@ def tune_spend_model(train: tuple[pd.DataFrame, pd.Series], valid: tuple[pd.Data
     """
     import optuna
 
-    from training.core.crossfit import kfold_count
+    from training.core.lgbm_cv import kfold_count
     from training.core.selection import prefer_default
     from training.core.splits import group_folds
     from training.core.tuning import run_study
@@ -367,7 +367,7 @@ def _split_fitted(objective: str, params: dict, train: tuple[pd.DataFrame, pd.Se
 def _cross_fitted(objective: str, params: dict, data: tuple[pd.DataFrame, pd.Series],
                   folds: list[tuple[np.ndarray, np.ndarray]], categorical: list[str], scale: float) -> Choice:
     """Every booster cross-fitted over ``folds``; scored and calibrated on the out-of-fold predictions."""
-    from training.core.crossfit import cross_fit
+    from training.core.lgbm_cv import cross_fit
 
     x, y = data
     fits = [cross_fit({**params, **spec.extra}, x, spec.label(y), folds, task=spec.task, categorical=categorical,
@@ -385,7 +385,7 @@ def _cross_fitted(objective: str, params: dict, data: tuple[pd.DataFrame, pd.Ser
 def refit_objective(choice: Choice, data: tuple[pd.DataFrame, pd.Series], categorical: list[str], *,
                     seed: int) -> list[lightgbm.Booster]:
     """The chosen configuration's boosters on all of ``data`` (rounds scaled from ``choice.tuned_rows``)."""
-    from training.core.crossfit import refit
+    from training.core.lgbm_cv import refit
 
     x, y = data
     boosters = []

@@ -1,4 +1,4 @@
-"""Cross-fitting on every non-test row (``training.core.crossfit``, ``splits.group_folds``).
+"""Cross-fitting on every non-test row (``training.core.lgbm_cv``, ``splits.group_folds``).
 
 Behaviour: folds keep a customer's rows together; every row gets a prediction from a model that did not
 learn it (so a memorised, label-only signal scores as noise out of fold while it ranks perfectly in sample);
@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from training.core.crossfit import cross_fit, kfold_count, refit
+from training.core.lgbm_cv import cross_fit, kfold_count, refit
 from training.core.splits import group_folds
 from training.settings import Settings
 
