@@ -1,7 +1,8 @@
 """Issue 14, churn: the registered model is never worse than a default, on small real-shaped tables.
 
-Two tables built by ``crmlab main``'s own chain (ingest -> cutoff rule -> features): a generated world of
-3,000 customers and the shared CDNOW sample (churn = no purchase within the horizon). On three seeds each,
+Tables built by ``crmlab main``'s own chain (ingest -> cutoff rule -> features): generated worlds of 3,000
+customers (one per seed) and the shared CDNOW sample (churn = no purchase within the horizon). On three
+seeds each (the seed drives the world, the split and the tuning),
 the registered model's test AUC is at least the better of the two baselines trained on the same rows
 (default ``LGBMClassifier``, logistic regression) minus 0.005, i.e. the gate's checks pass; and a model
 fitted on half the rows is refused by the same check.
@@ -20,7 +21,7 @@ from module_store import module_store
 from sklearn.metrics import roc_auc_score
 
 from training.churn.gate import BASELINE_AUC_MARGIN, BASELINE_PREFIX, checks
-from training.churn.inputs import LABEL, from_features_dir
+from training.churn.inputs import LABEL, ChurnData, from_features_dir
 from training.churn.train import train_churn
 from training.features.from_source import features_from_source
 from training.settings import get_settings
@@ -28,20 +29,28 @@ from training.settings import get_settings
 REPO = Path(__file__).resolve().parents[3]
 SEEDS = (0, 1, 2)
 TRIALS = 4
+WORLD_CUSTOMERS = 3000
 
 
 @pytest.fixture(scope="module")
 def tables(tmp_path_factory) -> dict:
-    """Both tables' churn data and one module-wide tracking store; trained runs are cached per (table, seed)."""
-    from training.world import WorldConfig, generate_world, write_world
-
+    """One module-wide tracking store; CDNOW's churn data; worlds and trained runs are cached per seed."""
     home = tmp_path_factory.mktemp("churn_quality")
     with module_store(home):
-        write_world(generate_world(WorldConfig(n_customers=3000, seed=4)), home / "world" / "raw")
-        world = features_from_source(home / "world" / "raw", home / "world", get_settings())
         cdnow = features_from_source(REPO / "examples" / "cdnow" / "schema.yaml", home / "cdnow", get_settings())
-        yield {"home": home, "data": {"world": from_features_dir(world), "cdnow": from_features_dir(cdnow)},
-               "runs": {}}
+        yield {"home": home, "data": {("cdnow", seed): from_features_dir(cdnow) for seed in SEEDS}, "runs": {}}
+
+
+def _data(tables: dict, table: str, seed: int) -> ChurnData:
+    """CDNOW is one table; the world is generated anew for each seed (its own customers, not a chosen one)."""
+    from training.world import WorldConfig, generate_world, write_world
+
+    key = (table, seed)
+    if key not in tables["data"]:
+        raw = tables["home"] / f"world{seed}" / "raw"
+        write_world(generate_world(WorldConfig(n_customers=WORLD_CUSTOMERS, seed=seed)), raw)
+        tables["data"][key] = from_features_dir(features_from_source(raw, raw.parent, get_settings()))
+    return tables["data"][key]
 
 
 def _trained(tables: dict, table: str, seed: int):
@@ -49,7 +58,7 @@ def _trained(tables: dict, table: str, seed: int):
     key = (table, seed)
     if key not in tables["runs"]:
         with module_store(tables["home"]):
-            result = train_churn(data=tables["data"][table], trials=TRIALS, timeout=None, seed=seed,
+            result = train_churn(data=_data(tables, table, seed), trials=TRIALS, timeout=None, seed=seed,
                                  model_name=f"churn-{table}-{seed}", settings=get_settings())
             holdout = pd.read_parquet(mlflow.artifacts.download_artifacts(run_id=result.run_id,
                                                                            artifact_path="holdout.parquet"))
