@@ -80,9 +80,10 @@ def model_card(*, model: ChurnModel, data: ChurnData, parts, chosen, candidates,
     )
     top = "\n".join(f"| {feature_label(f, data.labels)} | {v:.4f} |" for f, v in importance.head(10).items())
     top_decile = lift.iloc[0]
-    members = getattr(chosen.scorer, "members", None)
-    served = (f"the registered model is the {len(members)} fold models behind those predictions, averaged in "
-              "log-odds (cross-fit: the calibration map was fitted on exactly these models)" if members else
+    folds = sum(m.kind == "lightgbm" for m in getattr(chosen.scorer, "members", []))
+    served = (f"LightGBM is served as the {folds} fold models behind those predictions, averaged in log-odds "
+              "(cross-fit: the calibration map was fitted on exactly these models), the logistic model refitted "
+              "on every non-test row" if folds else
               "the registered model is the chosen configuration refitted on every non-test row")
     return f"""# Churn model card
 

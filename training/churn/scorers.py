@@ -11,10 +11,10 @@
   linear model make different errors; on small tables neither dominates (issue 14: the better of the two
   changes from table to table), and their blend is usually at least as good as the better one. Its
   contributions are the same weighted average of both parts' (attributions are linear in the log-odds).
-- ``EnsembleScorer``: the cross-fitted members of a candidate (the K fold models, or the fold models of
-  both parts of a blend), averaged in log-odds with fixed weights (``training.core.crossfit``). Served on
-  tables small enough to be tuned by K-fold, where the calibration map was fitted on exactly these
-  members' out-of-fold predictions; contributions are the same weighted average of the members'.
+- ``EnsembleScorer``: members averaged in log-odds with fixed weights (``training.core.crossfit``): the K
+  cross-fitted LightGBM fold models (plus, in a blend, the logistic model). Served on tables small enough
+  to be tuned by K-fold, where the calibration map was fitted on exactly these members' out-of-fold
+  predictions; contributions are the same weighted average of the members'.
 """
 
 from __future__ import annotations
