@@ -128,9 +128,9 @@ class EnsembleScorer:
         return log_odds_average([m.raw_proba(x) for m in self.members], self.weights)
 
     def contributions(self, x: pd.DataFrame, method: str = lgbm_contrib.PATH) -> pd.DataFrame:
-        """The members' contributions, weighted as their log-odds are."""
-        parts = [w * m.contributions(x, method) for w, m in zip(self.weights, self.members, strict=True)]
-        return sum(parts[1:], parts[0])
+        """The members' contributions, weighted as their log-odds are (summed as arrays: one frame, not K)."""
+        total = sum(w * m.contributions(x, method).to_numpy() for w, m in zip(self.weights, self.members, strict=True))
+        return pd.DataFrame(total, columns=self.features, index=x.index)
 
     def prepare_explainer(self) -> None:
         for member in self.members:
