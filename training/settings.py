@@ -71,7 +71,8 @@ class Settings(BaseSettings):
     kfold_max_rows: int = Field(
         default=10_000, ge=0,
         description="LightGBM tuning uses K-fold cross-validation when train + validation hold at most this many "
-                    "rows (0 = never); above it, one validation split. See training/core/lgbm_search.py.",
+                    "rows (0 = never); above it, one validation split. See training/core/lgbm_search.py. Churn "
+                    "serves the cross-fitted fold models on such tables, a refit on all rows above it.",
     )
     kfold_folds: int = Field(default=5, ge=2, le=20, description="Folds of the K-fold tuning of small tables.")
     clv_refit_seeds: int = Field(

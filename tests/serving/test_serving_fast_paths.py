@@ -23,13 +23,13 @@ def rows(registry) -> pd.DataFrame:
 
 def test_booster_matrix_predicts_like_lightgbms_pandas_path(registry, rows):
     churn = python_model_of(mlflow.pyfunc.load_model("models:/churn@champion"))
-    scorer = churn.scorer
-    assert scorer.kind == "lightgbm"
-    odd = rows.astype({c: object for c in scorer.categorical})
-    odd.loc[0, scorer.categorical[0]] = "never-seen-in-training"
-    odd.loc[1, scorer.categorical[0]] = None
+    scorers = _lightgbm_scorers(churn.scorer)
+    assert scorers, churn.scorer.kind
+    odd = rows.astype({c: object for c in scorers[0].categorical})
+    odd.loc[0, scorers[0].categorical[0]] = "never-seen-in-training"
+    odd.loc[1, scorers[0].categorical[0]] = None
     features = validate_frame(odd, churn.spec)
-    for n in (1, 3, 200):  # the small-batch (dict lookup, one thread) and the large path
+    for scorer, n in ((scorer, n) for scorer in scorers for n in (1, 3, 200)):  # small-batch and large paths
         part = features.head(n)
         expected = scorer.booster.predict(as_lgbm_frame(part[scorer.features], scorer.categorical))
         fast = lgbm_predict.predict(scorer.booster, lgbm_predict.booster_matrix(
@@ -57,14 +57,24 @@ def test_profile_validates_once_and_answers_like_each_component_alone(registry, 
 def test_each_lightgbm_version_carries_its_booster_as_text(registry, rows, family):
     local = Path(mlflow.artifacts.download_artifacts(f"models:/{family}@champion"))
     info = mlflow.models.Model.load(local)
-    assert info.metadata[METADATA_KEY] == {"lightgbm_booster": BOOSTER_PATH}
-    booster = lightgbm.Booster(model_file=str(local / BOOSTER_PATH))  # no crmlab, no pickle
     inner = python_model_of(mlflow.pyfunc.load_model(str(local)))
-    original = inner.scorer.booster if family == "churn" else inner._lgbm()
-    assert booster.num_trees() == original.num_trees() and booster.feature_name() == original.feature_name()
-    matrix = lgbm_predict.booster_matrix(original, validate_frame(rows, inner.spec), original.feature_name(),
-                                         inner.scorer.categorical if family == "churn" else inner.categorical)
-    np.testing.assert_allclose(booster.predict(matrix), original.predict(matrix))
+    originals = ([s.booster for s in _lightgbm_scorers(inner.scorer)] if family == "churn" else [inner._lgbm()])
+    paths = info.metadata[METADATA_KEY]
+    if len(originals) == 1:
+        assert paths == {"lightgbm_booster": BOOSTER_PATH}
+    else:  # a cross-fitted churn ensemble: one file per member
+        assert list(paths) == [f"lightgbm_scorer_{i}" for i in range(len(originals))], paths
+    for path, original in zip(paths.values(), originals, strict=True):
+        booster = lightgbm.Booster(model_file=str(local / path))  # no crmlab, no pickle
+        assert booster.num_trees() == original.num_trees() and booster.feature_name() == original.feature_name()
+        matrix = lgbm_predict.booster_matrix(original, validate_frame(rows, inner.spec), original.feature_name(),
+                                             inner.scorer.categorical if family == "churn" else inner.categorical)
+        np.testing.assert_allclose(booster.predict(matrix), original.predict(matrix))
+
+
+def _lightgbm_scorers(scorer) -> list:
+    """The LightGBM scorer, or the LightGBM members of a cross-fitted ensemble."""
+    return [m for m in getattr(scorer, "members", [scorer]) if m.kind == "lightgbm"]
 
 
 def test_reasons_method_chooses_path_or_exact_shap_and_refuses_others(registry, rows):

@@ -80,6 +80,11 @@ def model_card(*, model: ChurnModel, data: ChurnData, parts, chosen, candidates,
     )
     top = "\n".join(f"| {feature_label(f, data.labels)} | {v:.4f} |" for f, v in importance.head(10).items())
     top_decile = lift.iloc[0]
+    folds = sum(m.kind == "lightgbm" for m in getattr(chosen.scorer, "members", []))
+    served = (f"LightGBM is served as the {folds} fold models behind those predictions, averaged in log-odds "
+              "(cross-fit: the calibration map was fitted on exactly these models), the logistic model refitted "
+              "on every non-test row" if folds else
+              "the registered model is the chosen configuration refitted on every non-test row")
     return f"""# Churn model card
 
 ## Data
@@ -100,8 +105,8 @@ never the values.
 
 ## Selection
 Objective: validation log loss (Optuna study `{study_name}`, {trials} trials, TPE + median pruning).
-Candidates refitted on every non-test row and scored on the 5-fold out-of-fold predictions of every
-non-test row (cross-fitted calibrated log loss, the choice). The calibration map is chosen and fitted on
+Candidates scored on the 5-fold out-of-fold predictions of every non-test row (cross-fitted calibrated
+log loss, the choice); {served}. The calibration map is chosen and fitted on
 the out-of-fold predictions of the rows it is meant for: on a time-based split the latest cutoff's only,
 the period the model scores (last column), else every row:
 

@@ -11,6 +11,10 @@
   linear model make different errors; on small tables neither dominates (issue 14: the better of the two
   changes from table to table), and their blend is usually at least as good as the better one. Its
   contributions are the same weighted average of both parts' (attributions are linear in the log-odds).
+- ``EnsembleScorer``: members averaged in log-odds with fixed weights (``training.core.crossfit``): the K
+  cross-fitted LightGBM fold models (plus, in a blend, the logistic model). Served on tables small enough
+  to be tuned by K-fold, where the calibration map was fitted on exactly these members' out-of-fold
+  predictions; contributions are the same weighted average of the members'.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from training.core import lgbm_contrib, lgbm_predict
+from training.core.crossfit import log_odds_average
 
 BASELINE_C_GRID = (0.01, 0.1, 1.0, 10.0)
 MISSING = "missing"
@@ -109,13 +114,48 @@ class BlendScorer:
         return LgbmScorer(self.booster, self.features, self.categorical)
 
 
+@dataclass
+class EnsembleScorer:
+    """Members (``LgbmScorer`` / ``LinearScorer``) averaged in log-odds; ``weights`` sum to 1."""
+
+    members: list
+    weights: list[float]
+    features: list[str]
+    categorical: list[str]
+    kind: str = "ensemble"
+
+    def raw_proba(self, x: pd.DataFrame) -> np.ndarray:
+        return log_odds_average([m.raw_proba(x) for m in self.members], self.weights)
+
+    def contributions(self, x: pd.DataFrame, method: str = lgbm_contrib.PATH) -> pd.DataFrame:
+        """The members' contributions, weighted as their log-odds are (summed as arrays: one frame, not K)."""
+        total = sum(w * m.contributions(x, method).to_numpy() for w, m in zip(self.weights, self.members, strict=True))
+        return pd.DataFrame(total, columns=self.features, index=x.index)
+
+    def prepare_explainer(self) -> None:
+        for member in self.members:
+            member.prepare_explainer()
+
+    @property
+    def share(self) -> dict[str, float]:
+        """Total weight per member kind (e.g. ``{"lightgbm": 0.75, "logistic": 0.25}``)."""
+        out: dict[str, float] = {}
+        for w, m in zip(self.weights, self.members, strict=True):
+            out[m.kind] = out.get(m.kind, 0.0) + w
+        return out
+
+
+def ensemble_of(groups: list[tuple[list, float]], features: list[str], categorical: list[str]) -> EnsembleScorer:
+    """One ensemble from groups of members, each group's weight split evenly among its members
+    (the cross-fit of one candidate: ``[(fold_models, 1.0)]``; of a blend: ``[(trees, w), (linear, 1 - w)]``)."""
+    members = [m for group, _ in groups for m in group]
+    weights = [w / len(group) for group, w in groups for _ in group]
+    return EnsembleScorer(members, weights, features, categorical)
+
+
 def blend_proba(p_trees: np.ndarray, p_linear: np.ndarray, weight: float) -> np.ndarray:
     """Weighted mean of two probabilities in log-odds."""
-    def logit(p: np.ndarray) -> np.ndarray:
-        p = np.clip(np.asarray(p, dtype=float), 1e-6, 1 - 1e-6)
-        return np.log(p / (1 - p))
-
-    return 1 / (1 + np.exp(-(weight * logit(p_trees) + (1 - weight) * logit(p_linear))))
+    return log_odds_average([p_trees, p_linear], [weight, 1 - weight])
 
 
 def linear_frame(x: pd.DataFrame, categorical: list[str]) -> pd.DataFrame:

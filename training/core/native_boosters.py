@@ -6,8 +6,9 @@ its files: load it with ``lightgbm.Booster(model_file=...)`` anywhere, without c
 e.g. to serve it with another stack or to compare against a stock ``mlflow.lightgbm`` model. The MLmodel
 metadata key ``crmlab_lightgbm_boosters`` maps each name to its path inside the model.
 
-Boosters are found by looking at the model's public attributes one level deep: a ``lightgbm.Booster``,
-or a model text (a string starting ``tree\\nversion=``), as the churn scorer and the CLV model hold them.
+Boosters are found by looking through the model's public attributes (``booster_texts``): a
+``lightgbm.Booster``, or a model text (a string starting ``tree\\nversion=``), as the churn scorer, its
+cross-fitted members and the CLV model hold them.
 """
 
 from __future__ import annotations
@@ -18,21 +19,41 @@ from typing import Any
 ARTIFACT_PREFIX = "lightgbm"
 METADATA_KEY = "crmlab_lightgbm_boosters"
 _TEXT_START = "tree\nversion="
-BOOSTER_PATH = f"artifacts/{ARTIFACT_PREFIX}_booster.txt"  # a model holding one booster (all today)
+_DEPTH = 3  # model -> scorer -> members -> member -> booster
+BOOSTER_PATH = f"artifacts/{ARTIFACT_PREFIX}_booster.txt"  # a model holding one booster
 
 
 def booster_texts(python_model: Any) -> dict[str, str]:
-    """attribute name -> LightGBM model text, for each booster the model holds (one level deep)."""
+    """name -> LightGBM model text, for each booster the model holds.
+
+    Searched: the model's public attributes, and inside them (objects' public attributes, lists and tuples)
+    down to ``_DEPTH`` levels. An attribute holding one booster is named after itself (``scorer``); one
+    holding several (a cross-fitted ensemble's members) gives ``scorer_0``, ``scorer_1``, ...
+    """
     found: dict[str, str] = {}
-    for name, value in sorted(getattr(python_model, "__dict__", {}).items()):
-        if name.startswith("_"):  # caches (a booster rebuilt from its text) and packaged components
-            continue
-        text = _text(value)
-        if text is None and hasattr(value, "__dict__") and not isinstance(value, type):
-            text = next((t for t in map(_text, vars(value).values()) if t is not None), None)
-        if text is not None and text not in found.values():
-            found[name] = text
+    for name, value in sorted(_public(python_model).items()):
+        texts = [t for t in dict.fromkeys(_texts_in(value, _DEPTH)) if t not in found.values()]
+        for i, text in enumerate(texts):
+            found[name if len(texts) == 1 else f"{name}_{i}"] = text
     return found
+
+
+def _public(obj: Any) -> dict[str, Any]:
+    """Public attributes (not caches such as a booster rebuilt from its text, or packaged components)."""
+    return {k: v for k, v in getattr(obj, "__dict__", {}).items() if not k.startswith("_")}
+
+
+def _texts_in(value: Any, depth: int) -> list[str]:
+    text = _text(value)
+    if text is not None:
+        return [text]
+    if depth == 0 or isinstance(value, type | str | bytes | dict):
+        return []
+    if isinstance(value, list | tuple):
+        return [t for v in value for t in _texts_in(v, depth - 1)]
+    if hasattr(value, "__dict__"):
+        return [t for _, v in sorted(_public(value).items()) for t in _texts_in(v, depth - 1)]
+    return []
 
 
 def write_boosters(python_model: Any, folder: Path) -> dict[str, str]:

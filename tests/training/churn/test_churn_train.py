@@ -12,8 +12,10 @@ import pytest
 from mlflow.exceptions import MlflowException
 
 from training.churn.inputs import synthetic_features, write_features_dir
-from training.churn.train import train_churn
+from training.churn.scorers import EnsembleScorer
+from training.churn.train import REFIT_FOLDS, train_churn
 from training.core.evaluation import expected_calibration_error
+from training.core.pyfunc_base import python_model_of
 from training.settings import get_settings
 
 REASON = re.compile(r"^[^:;]+: [^;]+, (raises|lowers) risk$")
@@ -67,6 +69,11 @@ def test_nonlinear_signal_lightgbm_wins_is_calibrated_explained_and_served(tmp_p
     assert "customer_id" not in reference.columns
 
     model = mlflow.pyfunc.load_model("models:/churn@challenger")
+    # 8,000 rows are tuned by K-fold: what is served is the cross-fitted fold models the map was fitted on
+    scorer = python_model_of(model).scorer
+    assert isinstance(scorer, EnsembleScorer) and len(scorer.members) >= REFIT_FOLDS, type(scorer)
+    assert sum(scorer.weights) == pytest.approx(1.0) and scorer.share.get("lightgbm", 0) > 0
+    assert any("cross-fitted fold models" in n for n in result.notes)
     fresh = synthetic_features(20000, seed=99, kind="nonlinear")  # same world, rows never seen
     fresh = fresh[fresh["churned"].notna()]
     out = model.predict(fresh)  # extra columns (customer_id, cutoff, labels) are ignored
@@ -114,7 +121,10 @@ def test_linear_signal_the_baseline_is_registered_when_lightgbm_is_not_better(tm
 def test_time_based_split_on_several_cutoffs(tmp_path):
     frame = synthetic_features(4000, seed=8, cutoffs=2, horizon_days=90)
     features = write_features_dir(frame, tmp_path / "features", horizon_days=90)
-    result = train_churn(features, trials=2, timeout=None, seed=0, settings=get_settings())
+    # kfold_max_rows=0: tuned on one validation split, as large tables are -> one model refitted on all rows
+    result = train_churn(features, trials=2, timeout=None, seed=0, settings=get_settings(kfold_max_rows=0))
+    assert not isinstance(python_model_of(mlflow.pyfunc.load_model(result.model_uri)).scorer, EnsembleScorer)
+    assert any("refit on all" in n for n in result.notes)
     assert result.split.startswith("time-based")
     assert "validation/test at cutoff 2024-12-31" in result.split
     holdout = pd.read_parquet(mlflow.artifacts.download_artifacts(run_id=result.run_id,
