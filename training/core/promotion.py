@@ -215,7 +215,9 @@ def _compare(decision: PromotionDecision, gate: GateSpec, model_name: str, chall
     try:
         champion_out = _scored(model_name, champion.version, holdout)
     except MlflowException as err:
-        decision.reason = f"the champion cannot score this holdout ({err.message}); use --force or --holdout"
+        decision.reason = (f"the champion cannot score this holdout ({err.message}); it was trained on other "
+                           "features (another export? keep one tracking store per export, MLFLOW_TRACKING_URI); "
+                           "to replace it anyway: `crmlab promote` with --force, or compare on --holdout")
         return
     diff = (np.asarray(gate.per_row_loss(challenger_out, holdout), dtype=float)
             - np.asarray(gate.per_row_loss(champion_out, holdout), dtype=float))
