@@ -187,7 +187,7 @@ def refit_everywhere(name: str, fit_on: Callable[[pd.DataFrame], object], data: 
                       REFIT_FOLDS, seed)
     oof = folds.oof
     mask = np.ones(len(rows), bool) if calibrate_on is None else calibrate_on
-    calibrator, losses = choose_calibrator(oof[mask], y[mask], seed=seed)
+    calibrator, losses = choose_calibrator(oof, y, seed=seed, level_on=mask)
     scorer = ensemble_of([(folds.members, 1.0)], data.features, data.categorical) if crossfit else fit_on(rows)
     return Candidate(name, scorer, calibrator, losses, float(roc_auc_score(y, oof)), oof,
                      _selection_loss(oof, y, mask, losses, seed))
@@ -213,7 +213,7 @@ def blend_candidate(trees: Candidate, linear: Candidate, rows: pd.DataFrame, dat
     fits = {}
     for weight in BLEND_WEIGHTS:
         oof = blend_proba(trees.oof, linear.oof, weight)
-        calibrator, losses = choose_calibrator(oof[calibrate_on], y[calibrate_on], seed=seed)
+        calibrator, losses = choose_calibrator(oof, y, seed=seed, level_on=calibrate_on)
         fits[weight] = (oof, calibrator, losses, _selection_loss(oof, y, calibrate_on, losses, seed))
     weight = min(BLEND_WEIGHTS, key=lambda w: fits[w][3])
     oof, calibrator, losses, selection = fits[weight]
