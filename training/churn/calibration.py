@@ -24,7 +24,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import expit
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
@@ -42,9 +41,6 @@ P_MIN, P_MAX = 1e-4, 1 - 1e-4
 class Calibrator:
     method: str
     model: object
-    # Log-odds added after the map: the scored period's level (module docstring). A class-level default,
-    # so states logged before it existed load with 0.
-    offset: float = 0.0
 
     def apply(self, p: np.ndarray) -> np.ndarray:
         p = np.asarray(p, dtype=float)
@@ -54,8 +50,6 @@ class Calibrator:
             out = self.model.predict(p)
         else:
             out = self.model.predict_proba(_logit(p).reshape(-1, 1))[:, 1]
-        if self.offset:
-            out = expit(_logit(out) + self.offset)
         return np.clip(out, P_MIN, P_MAX)
 
 
@@ -64,7 +58,6 @@ def fit_calibrator(method: str, p: np.ndarray, y: np.ndarray, level_on: np.ndarr
     shape on every row and its level on the masked rows (module docstring). "none" stays the identity."""
     p, y = np.asarray(p, dtype=float), np.asarray(y, dtype=int)
     split = level_on is not None and 0 < int(np.sum(level_on)) < len(p)
-    offset = 0.0
     if method == "none":
         model: object = None
     elif method == "isotonic":
@@ -74,13 +67,13 @@ def fit_calibrator(method: str, p: np.ndarray, y: np.ndarray, level_on: np.ndarr
     elif method == "sigmoid":
         z = _logit(p).reshape(-1, 1)
         model = LogisticRegression(C=1e6, max_iter=1000).fit(z, y)
-        if split:  # shared slope, one intercept per group: the latest group's is the level
+        if split:  # shared slope, one intercept per group: the latest group's is the level, and is served
             both = LogisticRegression(C=1e6, max_iter=1000).fit(np.c_[z, np.asarray(level_on, float)], y)
-            model.coef_, model.intercept_ = both.coef_[:, :1].copy(), both.intercept_.copy()
-            offset = float(both.coef_[0, 1])
+            model.coef_ = both.coef_[:, :1].copy()
+            model.intercept_ = both.intercept_ + both.coef_[0, 1]
     else:
         raise ValueError(f"unknown calibration method {method!r}; expected one of {METHODS}")
-    return Calibrator(method, model, offset)
+    return Calibrator(method, model)
 
 
 def choose_calibrator(p: np.ndarray, y: np.ndarray, *, seed: int, level_on: np.ndarray | None = None
