@@ -106,9 +106,9 @@ never the values.
 ## Selection
 Objective: validation log loss (Optuna study `{study_name}`, {trials} trials, TPE + median pruning).
 Candidates scored on the 5-fold out-of-fold predictions of every non-test row (cross-fitted calibrated
-log loss, the choice); {served}. The calibration map is chosen and fitted on
-the out-of-fold predictions of the rows it is meant for: on a time-based split the latest cutoff's only,
-the period the model scores (last column), else every row:
+log loss, the choice); {served}. The calibration map is fitted on the out-of-fold
+predictions of every row; on a time-based split its level (one log-odds offset) comes from the latest
+cutoff's rows only, the period the model scores, where its method is also chosen (last column):
 
 | candidate | calibrated log loss | ROC AUC (raw, out-of-fold) | calibration | calibration rows: log loss by method |
 |---|---|---|---|---|

@@ -80,12 +80,13 @@ class ChurnParts:
 
     @property
     def calibration_rows(self) -> np.ndarray:
-        """Which ``fit_rows`` choose and fit the calibration map (a boolean mask).
+        """Which ``fit_rows`` set the calibration map's level and choose its method (a boolean mask).
 
         Random split: all of them. Time-based split: the validation rows only, i.e. the latest cutoff, the
         period of the test rows and of the customers scored next. A churn rate that moves between cutoffs
         (CDNOW: 0.83 at the two earlier cutoffs, 0.72 at the latest) shifts every probability; a map fitted
-        on all periods averages the shift in and leaves the scored period miscalibrated.
+        on all periods averages the shift in and leaves the scored period miscalibrated. The map's shape
+        is fitted on every row all the same (``calibration.choose_calibrator``'s ``level_on``).
         """
         latest = np.r_[np.zeros(len(self.train), bool), np.ones(len(self.select) + len(self.calib), bool)]
         return latest if self.time_based else np.ones(len(latest), bool)
@@ -187,7 +188,7 @@ def refit_everywhere(name: str, fit_on: Callable[[pd.DataFrame], object], data: 
                       REFIT_FOLDS, seed)
     oof = folds.oof
     mask = np.ones(len(rows), bool) if calibrate_on is None else calibrate_on
-    calibrator, losses = choose_calibrator(oof[mask], y[mask], seed=seed)
+    calibrator, losses = choose_calibrator(oof, y, seed=seed, level_on=mask)
     scorer = ensemble_of([(folds.members, 1.0)], data.features, data.categorical) if crossfit else fit_on(rows)
     return Candidate(name, scorer, calibrator, losses, float(roc_auc_score(y, oof)), oof,
                      _selection_loss(oof, y, mask, losses, seed))
@@ -213,7 +214,7 @@ def blend_candidate(trees: Candidate, linear: Candidate, rows: pd.DataFrame, dat
     fits = {}
     for weight in BLEND_WEIGHTS:
         oof = blend_proba(trees.oof, linear.oof, weight)
-        calibrator, losses = choose_calibrator(oof[calibrate_on], y[calibrate_on], seed=seed)
+        calibrator, losses = choose_calibrator(oof, y, seed=seed, level_on=calibrate_on)
         fits[weight] = (oof, calibrator, losses, _selection_loss(oof, y, calibrate_on, losses, seed))
     weight = min(BLEND_WEIGHTS, key=lambda w: fits[w][3])
     oof, calibrator, losses, selection = fits[weight]
@@ -301,7 +302,9 @@ def fit(data: ChurnData, run: RunContext) -> Fitted:
                          parts.calibration_rows))}
     candidates["blend"] = blend_candidate(candidates["lightgbm"], candidates["logistic"], rows, data, run.seed,
                                           parts.calibration_rows)
-    calibrated_on = ("the latest cutoff's " if parts.time_based else "") + f"{int(parts.calibration_rows.sum())}"
+    calibrated_on = (f"all {len(rows)} rows (its shape) and of the latest cutoff's "
+                     f"{int(parts.calibration_rows.sum())} rows (its level)"
+                     if parts.time_based else f"all {len(rows)} rows")
     mlflow.log_params({"lgbm_tuning": tuned.how, "lgbm_tuned_rounds": rounds, "lgbm_tuned_rows": tuned_rows})
     fold_rounds = scaled_rounds(rounds, tuned_rows, len(rows) - len(rows) // REFIT_FOLDS)
     served = (f"served as the log-odds average of the {REFIT_FOLDS} cross-fitted fold models ({fold_rounds} rounds "
@@ -310,7 +313,7 @@ def fit(data: ChurnData, run: RunContext) -> Fitted:
               f"{scaled_rounds(rounds, tuned_rows, len(rows))})")
     mlflow.log_params({"served_as": "cross-fit" if crossfit else "refit"})
     notes.append(f"LightGBM tuned by {tuned.how}; {served}; "
-                 f"calibration chosen and fitted on {REFIT_FOLDS}-fold out-of-fold predictions of {calibrated_on} rows")
+                 f"calibration chosen and fitted on {REFIT_FOLDS}-fold out-of-fold predictions of {calibrated_on}")
     chosen = _choose(candidates)
     notes.append(f"registered {chosen.name}: calibrated validation log loss "
                  + ", ".join(f"{c.name} {c.valid_log_loss:.4f}" for c in candidates.values()))

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from training.churn.calibration import choose_calibrator
+from training.churn.calibration import choose_calibrator, fit_calibrator
 from training.churn.explain import format_value, top_reasons
 from training.churn.inputs import (
     ChurnInputError,
@@ -20,7 +20,7 @@ from training.churn.model import risk_band
 from training.churn.scorers import fit_baseline
 from training.churn.train import Candidate, _choose, required_features
 from training.core import lgbm_contrib
-from training.core.evaluation import expected_calibration_error
+from training.core.evaluation import expected_calibration_error, per_row_log_loss
 
 
 def _outcomes(p_true: np.ndarray, seed: int) -> np.ndarray:
@@ -58,6 +58,44 @@ def test_already_calibrated_scores_stay_nearly_unchanged():
     assert calibrator.method != "isotonic"  # steps on 600 rows lose to a smooth (or no) map here
     assert losses[calibrator.method] <= losses["none"] < losses[calibrator.method] + 0.005
     assert np.abs(calibrator.apply(p_true) - p_true).max() < 0.06
+
+
+def _drifting_period(rng: np.random.Generator, n: int, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """Raw scores with a fixed (overconfident) shape; the true churn rate's level moves with the period."""
+    z = rng.normal(0, 1.5, n)
+    y = (rng.random(n) < 1 / (1 + np.exp(-(z - 1.2 + level)))).astype(int)
+    return 1 / (1 + np.exp(-(1.8 * z - 1.0))), y
+
+
+def test_calibration_takes_its_shape_from_every_period_and_its_level_from_the_latest():
+    """Few latest rows (the period scored next) and many earlier ones at another churn level. With
+    ``level_on`` the Platt slope comes from every row (closer to the true 1/1.8 than one fitted on the
+    latest rows alone) and the level from the latest rows (the mean probability on fresh rows of the latest
+    period matches its churn rate, where a map pooled over every period misses it); log loss on those
+    fresh rows is no worse than either."""
+    slope_err, level_err, loss = {}, {}, {}
+    for seed in range(5):
+        rng = np.random.default_rng(seed)
+        p_old, y_old = _drifting_period(rng, 3000, 0.0)
+        p_new, y_new = _drifting_period(rng, 200, 1.0)
+        p_test, y_test = _drifting_period(rng, 20_000, 1.0)
+        p_all, y_all = np.r_[p_old, p_new], np.r_[y_old, y_new]
+        mask = np.r_[np.zeros(3000, bool), np.ones(200, bool)]
+        maps = {"split": choose_calibrator(p_all, y_all, seed=0, level_on=mask)[0],
+                "latest only": choose_calibrator(p_new, y_new, seed=0)[0],
+                "pooled": choose_calibrator(p_all, y_all, seed=0)[0]}
+        slopes = {"split": fit_calibrator("sigmoid", p_all, y_all, mask),
+                  "latest only": fit_calibrator("sigmoid", p_new, y_new)}
+        for name, cal in maps.items():
+            p = cal.apply(p_test)
+            loss.setdefault(name, []).append(float(per_row_log_loss(y_test, p).mean()))
+            level_err.setdefault(name, []).append(abs(p.mean() - y_test.mean()))
+        for name, cal in slopes.items():
+            slope_err.setdefault(name, []).append(abs(cal.model.coef_[0, 0] - 1 / 1.8))
+    slope_err, level_err, loss = ({k: float(np.mean(v)) for k, v in d.items()} for d in (slope_err, level_err, loss))
+    assert slope_err["split"] < slope_err["latest only"] / 2  # the shape: fitted on 3,200 rows, not 200
+    assert level_err["split"] < level_err["pooled"] / 2  # the level: the latest period's, not every period's
+    assert loss["split"] <= min(loss["latest only"], loss["pooled"]) + 0.002
 
 
 def test_risk_bands_follow_the_documented_thresholds():
