@@ -280,7 +280,7 @@ def tune_spend_model(train: tuple[pd.DataFrame, pd.Series], valid: tuple[pd.Data
     """
     import optuna
 
-    from training.core.lgbm_cv import kfold_count
+    from training.core.lgbm_search import kfold_count
     from training.core.selection import prefer_default
     from training.core.splits import group_folds
     from training.core.tuning import run_study
@@ -367,15 +367,15 @@ def _split_fitted(objective: str, params: dict, train: tuple[pd.DataFrame, pd.Se
 def _cross_fitted(objective: str, params: dict, data: tuple[pd.DataFrame, pd.Series],
                   folds: list[tuple[np.ndarray, np.ndarray]], categorical: list[str], scale: float) -> Choice:
     """Every booster cross-fitted over ``folds``; scored and calibrated on the out-of-fold predictions."""
-    from training.core.lgbm_cv import cross_fit
+    from training.core.lgbm_cv import lgbm_cross_fit
 
     x, y = data
-    fits = [cross_fit({**params, **spec.extra}, x, spec.label(y), folds, task=spec.task, categorical=categorical,
+    fits = [lgbm_cross_fit({**params, **spec.extra}, x, spec.label(y), folds, task=spec.task, categorical=categorical,
                       fit_mask=(y > 0).to_numpy() if spec.buyers_only else None)
             for spec in booster_specs(objective)]
     outputs = [f.oof for f in fits]
     total, part_scales = calibrate(objective, outputs, float(y.sum()), scale)
-    fold_members = [f.boosters[i] for i in range(len(folds)) for f in fits]  # member-major
+    fold_members = [f.members[i] for i in range(len(folds)) for f in fits]  # member-major
     predicted = combine(objective, outputs, part_scales)
     value = normalized_gini(y.to_numpy(float), predicted)
     return Choice(objective, params, value, total, part_scales, tuple(f.rounds for f in fits),

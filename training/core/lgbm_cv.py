@@ -1,15 +1,16 @@
-"""Use every non-test row with LightGBM: K-fold out-of-fold predictions, then a refit on all rows.
+"""Cross-fitting with LightGBM's own ``lightgbm.cv`` (a fast case of ``training.core.crossfit``), and a refit.
 
 For families whose selection metric is not a LightGBM metric (CLV ranks customers by normalized Gini, which
-needs predictions), ``lgbm_search.tune_lightgbm`` cannot score a configuration. ``cross_fit`` gives what they
-need instead: K-fold ``lightgbm.cv`` over every non-test row (early stopping on the fold mean of the
+needs predictions), ``lgbm_search.tune_lightgbm`` cannot score a configuration. ``lgbm_cross_fit`` gives what
+they need instead: K-fold ``lightgbm.cv`` over every non-test row (early stopping on the fold mean of the
 booster's own metric, so every fold stops at the same round) and the out-of-fold prediction of every row,
 made by the fold model that did not see it. The caller scores those predictions with its own metric and
 calibrates on them; the chosen configuration is then refitted on all rows (``refit``: rounds scaled by the
 row ratio, ``lgbm_search.scaled_rounds``).
 
-When to use K folds: the same rule and settings as the K-fold tuning of ``lgbm_search`` (``kfold_folds``
-when the non-test rows are at most ``settings.kfold_max_rows``, see there for why 10,000).
+Why not ``crossfit.cross_fit`` with a LightGBM fit per fold: ``lightgbm.cv`` bins the data once for every
+fold and stops every fold at the same round, the fold mean's best, which is what a refit scales from. When to
+use K folds: ``lgbm_search.kfold_count``, the rule of the K-fold tuning.
 """
 
 from __future__ import annotations
@@ -21,28 +22,21 @@ import lightgbm
 import numpy as np
 import pandas as pd
 
+from training.core.crossfit import CrossFit
 from training.core.lgbm import Task
-from training.settings import Settings
 
 
 @dataclass
-class CrossFit:
-    """One configuration cross-fitted: its rounds and the out-of-fold prediction of every row."""
+class LgbmCrossFit(CrossFit[lightgbm.Booster]):
+    """``CrossFit`` (fold models in fold order, out-of-fold raw prediction of every row) + the rounds."""
 
     rounds: int          # boosting rounds chosen on the fold mean of the metric
-    oof: np.ndarray      # out-of-fold raw prediction of every row (NaN for none: every row is scored)
     fit_rows: int        # rows each fold model trained on (the mean over folds): what ``rounds`` is for
-    boosters: list[lightgbm.Booster]  # the fold models, in fold order (for a cross-fit ensemble)
 
 
-def kfold_count(rows: int, settings: Settings) -> int:
-    """Folds for ``rows`` non-test rows: ``settings.kfold_folds`` for a small table, else 0 (one split)."""
-    return settings.kfold_folds if rows <= settings.kfold_max_rows else 0
-
-
-def cross_fit(params: dict[str, Any], x: pd.DataFrame, y: pd.Series, folds: list[tuple[np.ndarray, np.ndarray]],
+def lgbm_cross_fit(params: dict[str, Any], x: pd.DataFrame, y: pd.Series, folds: list[tuple[np.ndarray, np.ndarray]],
               *, task: Task, categorical: list[str] | None = None, fit_mask: np.ndarray | None = None,
-              max_rounds: int = 2000, early_stopping: int = 50) -> CrossFit:
+              max_rounds: int = 2000, early_stopping: int = 50) -> LgbmCrossFit:
     """``lightgbm.cv`` over ``folds`` (positions into ``x``); every row gets its out-of-fold prediction.
 
     ``fit_mask``: the rows a model may learn from (e.g. buyers only for a spend-given-purchase model); the
@@ -68,7 +62,7 @@ def cross_fit(params: dict[str, Any], x: pd.DataFrame, y: pd.Series, folds: list
         oof[score] = booster.predict(frame.iloc[score], num_iteration=rounds)
     for booster in boosters:
         booster.best_iteration = rounds
-    return CrossFit(rounds, oof, round(float(np.mean([len(f) for f, _ in fit_folds]))), boosters)
+    return LgbmCrossFit(boosters, oof, rounds, round(float(np.mean([len(f) for f, _ in fit_folds]))))
 
 
 def refit(params: dict[str, Any], x: pd.DataFrame, y: pd.Series, *, task: Task, rounds: int, tuned_rows: int,

@@ -32,6 +32,7 @@ import pandas as pd
 from training.core.family import RunContext
 from training.core.lgbm import METRIC, Task, fit_lgbm, suggest_lgbm_params
 from training.core.tuning import run_study
+from training.settings import Settings
 
 
 @dataclass
@@ -64,7 +65,7 @@ def tune_lightgbm(train: tuple[pd.DataFrame, pd.Series], valid: tuple[pd.DataFra
     extra = dict(extra_params or {})
     metric = extra.get("metric", METRIC[task])
     rows = len(train[0]) + len(valid[0])
-    folds = run.settings.kfold_folds if rows <= run.settings.kfold_max_rows else 0
+    folds = kfold_count(rows, run.settings)
     best: dict[str, Any] = {}
 
     def fit(trial: optuna.Trial | optuna.trial.FixedTrial) -> tuple[lightgbm.Booster, dict, int, float]:
@@ -132,6 +133,11 @@ def cv_lgbm(params: dict[str, Any], train: tuple[pd.DataFrame, pd.Series], valid
     curve = result[f"valid {metric}-mean"]
     best_round = min(range(len(curve)), key=curve.__getitem__)
     return best_round + 1, float(curve[best_round])
+
+
+def kfold_count(rows: int, settings: Settings) -> int:
+    """Folds for ``rows`` non-test rows: ``settings.kfold_folds`` for a small table, else 0 (one split)."""
+    return settings.kfold_folds if rows <= settings.kfold_max_rows else 0
 
 
 def scaled_rounds(best_iteration: int, tuned_rows: int, rows: int) -> int:

@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from training.core.lgbm_cv import cross_fit, kfold_count, refit
+from training.core.lgbm_cv import lgbm_cross_fit, refit
+from training.core.lgbm_search import kfold_count
 from training.core.splits import group_folds
 from training.settings import Settings
 
@@ -41,8 +42,8 @@ def _table(n: int, seed: int) -> tuple[pd.DataFrame, pd.Series, np.ndarray]:
 def test_out_of_fold_predictions_come_from_models_that_did_not_see_the_row():
     x, y, customers = _table(1200, seed=3)
     params = {"num_leaves": 64, "min_child_samples": 1, "learning_rate": 0.2, "lambda_l2": 0.0, "seed": 0}
-    fit = cross_fit(params, x, y, group_folds(customers, 5, seed=0), task="binary")
-    assert np.isfinite(fit.oof).all() and fit.rounds >= 1 and len(fit.boosters) == 5
+    fit = lgbm_cross_fit(params, x, y, group_folds(customers, 5, seed=0), task="binary")
+    assert np.isfinite(fit.oof).all() and fit.rounds >= 1 and len(fit.members) == 5
     assert 900 <= fit.fit_rows <= 1000  # 4 of 5 folds
     memorising = refit(params, x, y, task="binary", rounds=300, tuned_rows=len(x))
     in_sample = roc_auc_score(y, memorising.predict(x))
@@ -55,7 +56,7 @@ def test_out_of_fold_predictions_come_from_models_that_did_not_see_the_row():
 def test_fit_mask_limits_learning_rows_but_every_row_is_predicted():
     x, y, customers = _table(600, seed=4)
     mask = (y > 0).to_numpy()
-    fit = cross_fit({"seed": 0}, x, y.where(mask, 0.0) + 1.0, group_folds(customers, 4, seed=1),
+    fit = lgbm_cross_fit({"seed": 0}, x, y.where(mask, 0.0) + 1.0, group_folds(customers, 4, seed=1),
                     task="regression", fit_mask=mask)
     assert np.isfinite(fit.oof).all()
     assert fit.fit_rows < 0.8 * mask.sum()  # 3 of 4 folds of the masked rows only
