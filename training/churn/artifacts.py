@@ -80,10 +80,10 @@ def model_card(*, model: ChurnModel, data: ChurnData, parts, chosen, candidates,
     )
     top = "\n".join(f"| {feature_label(f, data.labels)} | {v:.4f} |" for f, v in importance.head(10).items())
     top_decile = lift.iloc[0]
-    folds = sum(m.kind == "lightgbm" for m in getattr(chosen.scorer, "members", []))
+    folds = chosen.fold_models
     served = (f"LightGBM is served as the {folds} fold models behind those predictions, averaged in log-odds "
-              "(cross-fit: the calibration map was fitted on exactly these models), the logistic model refitted "
-              "on every non-test row" if folds else
+              "(cross-fit: the calibration map was fitted on exactly these models; one booster holds their "
+              "trees), the logistic model refitted on every non-test row" if folds else
               "the registered model is the chosen configuration refitted on every non-test row")
     return f"""# Churn model card
 

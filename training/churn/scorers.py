@@ -11,10 +11,11 @@
   linear model make different errors; on small tables neither dominates (issue 14: the better of the two
   changes from table to table), and their blend is usually at least as good as the better one. Its
   contributions are the same weighted average of both parts' (attributions are linear in the log-odds).
-- ``EnsembleScorer``: members averaged in log-odds with fixed weights (``training.core.crossfit``): the K
-  cross-fitted LightGBM fold models (plus, in a blend, the logistic model). Served on tables small enough
-  to be tuned by K-fold, where the calibration map was fitted on exactly these members' out-of-fold
-  predictions; contributions are the same weighted average of the members'.
+- Cross-fit (``ensemble_of``): on tables small enough to be tuned by K-fold, the K cross-fitted LightGBM
+  fold models averaged in log-odds (``training.core.crossfit``), where the calibration map was fitted on
+  exactly these models' out-of-fold predictions. Served as one ``LgbmScorer`` whose booster holds every fold
+  model's trees with leaf values divided by K (``training.core.lgbm_merge``): the same raw score, one
+  prediction and one explanation per request instead of K (measured in bench/bench_churn_merge.py).
 """
 
 from __future__ import annotations
@@ -114,43 +115,18 @@ class BlendScorer:
         return LgbmScorer(self.booster, self.features, self.categorical)
 
 
-@dataclass
-class EnsembleScorer:
-    """Members (``LgbmScorer`` / ``LinearScorer``) averaged in log-odds; ``weights`` sum to 1."""
+def ensemble_of(members: list[LgbmScorer]) -> LgbmScorer:
+    """The cross-fit of one LightGBM candidate: its fold models averaged in log-odds, as one booster.
 
-    members: list
-    weights: list[float]
-    features: list[str]
-    categorical: list[str]
-    kind: str = "ensemble"
+    Its raw score is the mean of the members' raw scores exactly; ``log_odds_average`` of their probabilities
+    (what the out-of-fold blend and the calibration map were chosen on) differs only where it clips a member's
+    probability at ``crossfit.P_CLIP``, i.e. for a member log-odds beyond +-13.8.
+    """
+    from training.core.lgbm_merge import merge_boosters
 
-    def raw_proba(self, x: pd.DataFrame) -> np.ndarray:
-        return log_odds_average([m.raw_proba(x) for m in self.members], self.weights)
-
-    def contributions(self, x: pd.DataFrame, method: str = lgbm_contrib.PATH) -> pd.DataFrame:
-        """The members' contributions, weighted as their log-odds are (summed as arrays: one frame, not K)."""
-        total = sum(w * m.contributions(x, method).to_numpy() for w, m in zip(self.weights, self.members, strict=True))
-        return pd.DataFrame(total, columns=self.features, index=x.index)
-
-    def prepare_explainer(self) -> None:
-        for member in self.members:
-            member.prepare_explainer()
-
-    @property
-    def share(self) -> dict[str, float]:
-        """Total weight per member kind (e.g. ``{"lightgbm": 0.75, "logistic": 0.25}``)."""
-        out: dict[str, float] = {}
-        for w, m in zip(self.weights, self.members, strict=True):
-            out[m.kind] = out.get(m.kind, 0.0) + w
-        return out
-
-
-def ensemble_of(groups: list[tuple[list, float]], features: list[str], categorical: list[str]) -> EnsembleScorer:
-    """One ensemble from groups of members, each group's weight split evenly among its members
-    (the cross-fit of one candidate: ``[(fold_models, 1.0)]``; of a blend: ``[(trees, w), (linear, 1 - w)]``)."""
-    members = [m for group, _ in groups for m in group]
-    weights = [w / len(group) for group, w in groups for _ in group]
-    return EnsembleScorer(members, weights, features, categorical)
+    first = members[0]
+    merged = merge_boosters([m.booster for m in members], [1 / len(members)] * len(members))
+    return LgbmScorer(merged, first.features, first.categorical)
 
 
 def blend_proba(p_trees: np.ndarray, p_linear: np.ndarray, weight: float) -> np.ndarray:

@@ -41,7 +41,7 @@ from training.churn.calibration import Calibrator, choose_calibrator
 from training.churn.gate import BASELINE_PREFIX
 from training.churn.inputs import ID, LABEL, ChurnData, ChurnInputError, from_features_dir, from_table
 from training.churn.model import OUTPUT_COLUMNS, ChurnModel
-from training.churn.scorers import EnsembleScorer, LgbmScorer, LinearScorer, fit_baseline
+from training.churn.scorers import LgbmScorer, LinearScorer, fit_baseline
 from training.core.evaluation import binary_metrics
 from training.core.family import Fitted, ModelCard, RunContext, TrainResult
 from training.core.lgbm_search import scaled_rounds
@@ -101,6 +101,7 @@ class Candidate:
     valid_auc: float
     oof: np.ndarray | None = None     # out-of-fold raw probabilities of every fit row (for the blend)
     selection_loss: float | None = None
+    fold_models: int = 0              # LightGBM served as this many cross-fitted fold models averaged; 0: a refit
 
     @property
     def valid_log_loss(self) -> float:
@@ -171,8 +172,8 @@ def refit_everywhere(name: str, fit_on: Callable[[pd.DataFrame], object], data: 
     folds) choose and fit the calibration map and score the candidate. Issue 14: on small tables a model
     fitted on half the rows loses to a default on all of them.
 
-    What is registered: with ``crossfit``, the fold models themselves, averaged in log-odds
-    (``scorers.EnsembleScorer``): the map was fitted on their predictions, so it fits what is served. Else
+    What is registered: with ``crossfit``, the fold models themselves, averaged in log-odds as one booster
+    (``scorers.ensemble_of``): the map was fitted on their predictions, so it fits what is served. Else
     the configuration refitted on all rows (one model; on large tables a fold model and the refit differ
     little, and the refit costs one fit where serving K members would cost K predictions).
     ``calibrate_on``: mask of the rows whose out-of-fold predictions calibrate (``ChurnParts.calibration_rows``;
@@ -189,9 +190,9 @@ def refit_everywhere(name: str, fit_on: Callable[[pd.DataFrame], object], data: 
     oof = folds.oof
     mask = np.ones(len(rows), bool) if calibrate_on is None else calibrate_on
     calibrator, losses = choose_calibrator(oof, y, seed=seed, level_on=mask)
-    scorer = ensemble_of([(folds.members, 1.0)], data.features, data.categorical) if crossfit else fit_on(rows)
+    scorer = ensemble_of(folds.members) if crossfit else fit_on(rows)
     return Candidate(name, scorer, calibrator, losses, float(roc_auc_score(y, oof)), oof,
-                     _selection_loss(oof, y, mask, losses, seed))
+                     _selection_loss(oof, y, mask, losses, seed), len(folds.members) if crossfit else 0)
 
 
 def _selection_loss(oof: np.ndarray, y: np.ndarray, mask: np.ndarray, losses: dict[str, float], seed: int
@@ -205,10 +206,11 @@ def _selection_loss(oof: np.ndarray, y: np.ndarray, mask: np.ndarray, losses: di
 def blend_candidate(trees: Candidate, linear: Candidate, rows: pd.DataFrame, data: ChurnData, seed: int,
                     calibrate_on: np.ndarray) -> Candidate:
     """LightGBM and logistic averaged in log-odds (``scorers.BlendScorer``); the weight and the calibration
-    map are chosen on the same out-of-fold predictions as the single candidates (both used the same folds)."""
+    map are chosen on the same out-of-fold predictions as the single candidates (both used the same folds).
+    Cross-fitted trees are blended as what they are served as, their fold models merged into one booster."""
     from sklearn.metrics import roc_auc_score
 
-    from training.churn.scorers import BlendScorer, blend_proba, ensemble_of
+    from training.churn.scorers import BlendScorer, blend_proba
 
     y = rows[LABEL].to_numpy()
     fits = {}
@@ -218,20 +220,23 @@ def blend_candidate(trees: Candidate, linear: Candidate, rows: pd.DataFrame, dat
         fits[weight] = (oof, calibrator, losses, _selection_loss(oof, y, calibrate_on, losses, seed))
     weight = min(BLEND_WEIGHTS, key=lambda w: fits[w][3])
     oof, calibrator, losses, selection = fits[weight]
-    if isinstance(trees.scorer, EnsembleScorer):  # cross-fitted trees: their fold models + the logistic refit
-        scorer = ensemble_of([(trees.scorer.members, weight), ([linear.scorer], 1 - weight)],
-                             data.features, data.categorical)
-    else:
-        scorer = BlendScorer(trees.scorer.booster, linear.scorer, weight, data.features, data.categorical)
-    return Candidate("blend", scorer, calibrator, losses, float(roc_auc_score(y, oof)), oof, selection)
+    scorer = BlendScorer(trees.scorer.booster, linear.scorer, weight, data.features, data.categorical)
+    return Candidate("blend", scorer, calibrator, losses, float(roc_auc_score(y, oof)), oof, selection,
+                     trees.fold_models)
 
 
-def _lgbm_refit(data: ChurnData, params: dict, best_iteration: int, tuned_rows: int
+def _lgbm_refit(data: ChurnData, params: dict, best_iteration: int, tuned_rows: int, fit_rows: pd.DataFrame
                 ) -> Callable[[pd.DataFrame], LgbmScorer]:
+    """Fit the tuned configuration on some of ``fit_rows``. Categorical columns keep the categories of all
+    ``fit_rows``: a fold missing a rare value would otherwise number the others differently, and fold models
+    with different category codes cannot be merged into one booster (``scorers.ensemble_of``)."""
     from training.core.lgbm_search import fit_rounds
 
+    categories = {c: pd.Categorical(fit_rows[c]).categories for c in data.categorical}
+
     def fit_on(rows: pd.DataFrame) -> LgbmScorer:
-        booster = fit_rounds(params, rows[data.features], rows[LABEL], task=TASK, categorical=data.categorical,
+        x = rows[data.features].assign(**{c: pd.Categorical(rows[c], categories=v) for c, v in categories.items()})
+        booster = fit_rounds(params, x, rows[LABEL], task=TASK, categorical=data.categorical,
                              rounds=scaled_rounds(best_iteration, tuned_rows, len(rows)))
         return LgbmScorer(booster, data.features, data.categorical)
 
@@ -296,7 +301,7 @@ def fit(data: ChurnData, run: RunContext) -> Fitted:
     # pipelines cost five times one per request.
     crossfit = bool(tuned.folds)
     candidates = {c.name: c for c in (
-        refit_everywhere("lightgbm", _lgbm_refit(data, tuned.params, rounds, tuned_rows), data, rows, run.seed,
+        refit_everywhere("lightgbm", _lgbm_refit(data, tuned.params, rounds, tuned_rows, rows), data, rows, run.seed,
                          parts.calibration_rows, crossfit=crossfit),
         refit_everywhere("logistic", _logistic_refit(data, baseline, run.seed), data, rows, run.seed,
                          parts.calibration_rows))}
@@ -375,13 +380,13 @@ def _baselines(data: ChurnData, parts: ChurnParts, candidates: dict[str, Candida
 
 def registered_model_phrase(chosen: Candidate, fit_rows: int) -> str:
     """What the registered model is, for the registry description (not the tuning split)."""
-    scorer = chosen.scorer
-    crossfit = isinstance(scorer, EnsembleScorer)
-    weight = scorer.share.get("lightgbm", 0.0) if crossfit else getattr(scorer, "weight", 0.0)
+    crossfit = chosen.fold_models > 0
+    weight = getattr(chosen.scorer, "weight", 0.0)
     name = (f"blend of LightGBM and logistic regression ({weight:g} LightGBM in log-odds)"
             if chosen.name == "blend" else chosen.name)
-    trees = (f"LightGBM as the log-odds average of {REFIT_FOLDS} cross-fitted fold models (each fitted on "
-             f"{REFIT_FOLDS - 1}/{REFIT_FOLDS} of the {fit_rows} non-test rows)")
+    folds = chosen.fold_models
+    trees = (f"LightGBM as the log-odds average of {folds} cross-fitted fold models (each fitted on "
+             f"{folds - 1}/{folds} of the {fit_rows} non-test rows; served as one booster holding their trees)")
     what = (f"{name} refitted on all {fit_rows} non-test rows" if not crossfit else f"{name}: {trees}"
             if chosen.name == "lightgbm" else f"{name}: {trees}, logistic refitted on all of them")
     method = chosen.calibrator.method

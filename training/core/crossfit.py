@@ -10,7 +10,10 @@ lower on 2k and not on 5k, so the refit's sharpness was not what held 5k's ECE n
 Averaging in log-odds (not probabilities): every crmlab explanation is a per-feature contribution to the
 log-odds, and a weighted mean of log-odds is explained exactly by the same weighted mean of the members'
 contributions (a probability mean has no additive explanation). For boosted trees it is also what one
-booster holding every member's trees with leaf values scaled by the weights would predict.
+booster holding every member's trees with leaf values scaled by the weights predicts
+(``training.core.lgbm_merge``, how churn serves its cross-fit), except that the merged booster sums raw
+scores unclipped while ``log_odds_average`` clips each probability at ``P_CLIP``: the two differ only for a
+member whose log-odds is beyond +-13.8 (a probability within 1e-6 of 0 or 1).
 """
 
 from __future__ import annotations

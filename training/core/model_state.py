@@ -45,7 +45,6 @@ CLASSES: dict[str, str] = {
     "churn.LgbmScorer": "training.churn.scorers:LgbmScorer",
     "churn.LinearScorer": "training.churn.scorers:LinearScorer",
     "churn.BlendScorer": "training.churn.scorers:BlendScorer",
-    "churn.EnsembleScorer": "training.churn.scorers:EnsembleScorer",
     "churn.Calibrator": "training.churn.calibration:Calibrator",
     "clv.ClvModel": "training.clv.pyfunc:ClvModel",
     "segments.SegmentsModel": "training.segments.model:SegmentsModel",

@@ -234,61 +234,58 @@ def test_blend_is_a_log_odds_average_its_reasons_add_up_and_its_state_round_trip
     np.testing.assert_allclose(restored.raw_proba(x), p)
 
 
-def test_cross_fit_ensemble_averages_members_in_log_odds_its_reasons_add_up_and_every_booster_is_exported(
+def test_cross_fit_is_one_booster_averaging_the_fold_models_in_log_odds_its_reasons_add_up_and_it_is_exported(
         tmp_path):
-    """A cross-fitted candidate: members fitted on different folds, averaged in log-odds (the blend of two
-    cross-fitted candidates is the same kind of object with two groups of weights)."""
+    """A cross-fitted candidate: fold models fitted on different rows, served as one booster whose log-odds is
+    their mean (``scorers.ensemble_of``); blended with the logistic model it is the same log-odds average the
+    out-of-fold predictions were blended with. A value of one row only is missing from some folds' rows: the
+    fold models still share the category codes, so they merge."""
     import optuna
 
     from training.churn.calibration import Calibrator
     from training.churn.model import ChurnModel
-    from training.churn.scorers import LgbmScorer, ensemble_of
-    from training.churn.train import prepare
+    from training.churn.scorers import BlendScorer, ensemble_of
+    from training.churn.train import _lgbm_refit, prepare
     from training.core import model_state
     from training.core.crossfit import cross_fit
     from training.core.lgbm import default_trial_params, suggest_lgbm_params
-    from training.core.lgbm_search import fit_rounds
     from training.core.native_boosters import booster_texts
     from training.core.pyfunc_base import InputSpec
 
     data = from_features_dir(write_features_dir(synthetic_features(1500, seed=0), tmp_path / "f"))
     parts = prepare(data, seed=0)
-    rows, x = parts.fit_rows, parts.test[data.features]
+    rows, x = parts.fit_rows.copy(), parts.test[data.features]
+    rows.loc[rows.index[0], "plan"] = "legacy"  # in the training rows of 3 folds of 4, not of the 4th
     params = suggest_lgbm_params(optuna.trial.FixedTrial(default_trial_params("binary")), "binary")
-
-    def fit_trees(idx):
-        part = rows.iloc[idx]
-        return LgbmScorer(fit_rounds(params, part[data.features], part["churned"], task="binary",
-                                     categorical=data.categorical, rounds=40), data.features, data.categorical)
-
-    trees = cross_fit(fit_trees, lambda m, idx: m.raw_proba(rows.iloc[idx][data.features]),
+    fit_trees = _lgbm_refit(data, params, best_iteration=40, tuned_rows=len(rows), fit_rows=rows)
+    trees = cross_fit(lambda idx: fit_trees(rows.iloc[idx]), lambda m, idx: m.raw_proba(rows.iloc[idx][data.features]),
                       rows["churned"].to_numpy(), 4, seed=0)
     assert len(trees.members) == 4 and np.isfinite(trees.oof).all()
-    linear, _ = fit_baseline((parts.train[data.features], parts.train["churned"]),
-                             (parts.select[data.features], parts.select["churned"]),
-                             features=data.features, categorical=data.categorical, seed=0)
-    ensemble = ensemble_of([(trees.members, 0.75), ([linear], 0.25)], data.features, data.categorical)
-    assert ensemble.weights == [0.1875] * 4 + [0.25] and ensemble.share == {"lightgbm": 0.75, "logistic": 0.25}
+    merged = ensemble_of(trees.members)
+    assert merged.booster.num_trees() == sum(m.booster.num_trees() for m in trees.members) >= 4 * 29
 
     def logit(p):
         return np.log(p / (1 - p))
 
-    member_z = np.column_stack([logit(m.raw_proba(x)) for m in ensemble.members])
-    p = ensemble.raw_proba(x)
-    np.testing.assert_allclose(logit(p), member_z @ np.array(ensemble.weights), atol=1e-6)
+    member_z = np.column_stack([logit(m.raw_proba(x)) for m in trees.members])
     assert not np.allclose(member_z[:, 0], member_z[:, 1])  # the members are different models
-    # reasons: the weighted contributions plus the weighted expected values give the ensemble's log-odds
-    tree_contrib = [m.contributions(x) for m in trees.members]
-    expected = sum(w * c for w, c in zip(ensemble.weights, [*tree_contrib, linear.contributions(x)], strict=True))
-    np.testing.assert_allclose(ensemble.contributions(x).to_numpy(), expected.to_numpy())
-    trees_only = ensemble_of([(trees.members, 1.0)], data.features, data.categorical)
+    np.testing.assert_allclose(logit(merged.raw_proba(x)), member_z.mean(axis=1), atol=1e-6)
+    # reasons: the mean of the members' contributions; with the expected value they add up to the log-odds
+    member_contrib = sum(m.contributions(x) for m in trees.members) / 4
+    np.testing.assert_allclose(merged.contributions(x).to_numpy(), member_contrib.to_numpy(), atol=1e-9)
     base = np.mean([lgbm_contrib.path_table(m.booster).expected_value for m in trees.members])
-    np.testing.assert_allclose(trees_only.contributions(x).sum(axis=1) + base, logit(trees_only.raw_proba(x)),
-                               atol=1e-6)
+    np.testing.assert_allclose(merged.contributions(x).sum(axis=1) + base, logit(merged.raw_proba(x)), atol=1e-6)
 
-    model = ChurnModel(InputSpec(tuple(data.features), frozenset(data.categorical)), ensemble,
+    linear, _ = fit_baseline((parts.train[data.features], parts.train["churned"]),
+                             (parts.select[data.features], parts.select["churned"]),
+                             features=data.features, categorical=data.categorical, seed=0)
+    blend = BlendScorer(merged.booster, linear, 0.75, data.features, data.categorical)
+    p = blend.raw_proba(x)
+    np.testing.assert_allclose(logit(p), member_z @ np.full(4, 0.75 / 4) + 0.25 * logit(linear.raw_proba(x)),
+                               atol=1e-6)
+    model = ChurnModel(InputSpec(tuple(data.features), frozenset(data.categorical)), blend,
                        Calibrator("none", None))
-    assert sorted(booster_texts(model)) == [f"scorer_{i}" for i in range(4)]  # each member's booster, as text
+    assert list(booster_texts(model)) == ["scorer"]  # one booster, exported as text
     restored = model_state.load(model_state.save(model, tmp_path / "state"))
     np.testing.assert_allclose(restored.scorer.raw_proba(x), p)
-    pd.testing.assert_frame_equal(restored.scorer.contributions(x), ensemble.contributions(x))
+    pd.testing.assert_frame_equal(restored.scorer.contributions(x), blend.contributions(x))

@@ -12,7 +12,6 @@ import pytest
 from mlflow.exceptions import MlflowException
 
 from training.churn.inputs import synthetic_features, write_features_dir
-from training.churn.scorers import EnsembleScorer
 from training.churn.train import REFIT_FOLDS, train_churn
 from training.core.evaluation import expected_calibration_error
 from training.core.pyfunc_base import python_model_of
@@ -69,11 +68,13 @@ def test_nonlinear_signal_lightgbm_wins_is_calibrated_explained_and_served(tmp_p
     assert "customer_id" not in reference.columns
 
     model = mlflow.pyfunc.load_model("models:/churn@challenger")
-    # 8,000 rows are tuned by K-fold: what is served is the cross-fitted fold models the map was fitted on
-    scorer = python_model_of(model).scorer
-    assert isinstance(scorer, EnsembleScorer) and len(scorer.members) >= REFIT_FOLDS, type(scorer)
-    assert sum(scorer.weights) == pytest.approx(1.0) and scorer.share.get("lightgbm", 0) > 0
-    assert any("cross-fitted fold models" in n for n in result.notes)
+    # 8,000 rows are tuned by K-fold: what is served is the cross-fitted fold models the map was fitted on,
+    # as one booster holding every fold model's trees
+    booster = python_model_of(model).scorer.booster
+    note = next(n for n in result.notes if "cross-fitted fold models" in n)
+    fold_rounds = int(re.search(r"fold models \((\d+) rounds each\)", note).group(1))
+    assert abs(booster.num_trees() - REFIT_FOLDS * fold_rounds) <= REFIT_FOLDS, (booster.num_trees(), fold_rounds)
+    assert f"log-odds average of {REFIT_FOLDS} cross-fitted fold models" in version.description
     fresh = synthetic_features(20000, seed=99, kind="nonlinear")  # same world, rows never seen
     fresh = fresh[fresh["churned"].notna()]
     out = model.predict(fresh)  # extra columns (customer_id, cutoff, labels) are ignored
@@ -123,8 +124,8 @@ def test_time_based_split_on_several_cutoffs(tmp_path):
     features = write_features_dir(frame, tmp_path / "features", horizon_days=90)
     # kfold_max_rows=0: tuned on one validation split, as large tables are -> one model refitted on all rows
     result = train_churn(features, trials=2, timeout=None, seed=0, settings=get_settings(kfold_max_rows=0))
-    assert not isinstance(python_model_of(mlflow.pyfunc.load_model(result.model_uri)).scorer, EnsembleScorer)
     assert any("refit on all" in n for n in result.notes)
+    assert "cross-fitted" not in mlflow.MlflowClient().get_model_version("churn", result.version).description
     assert result.split.startswith("time-based")
     assert "validation/test at cutoff 2024-12-31" in result.split
     holdout = pd.read_parquet(mlflow.artifacts.download_artifacts(run_id=result.run_id,
