@@ -3,7 +3,7 @@ one merged booster (``training.core.lgbm_merge``), and raw ``Booster.predict`` o
 
 Trains churn on a generated world (cross-fit: the table is small enough for K-fold tuning), loads the
 registered pyfunc in this process and times ``predict`` of one row with reasons (p50 over ``--repeats``),
-and the scorer alone (raw probability + path contributions, no validation or calibration).
+the scorer alone (raw probability + path contributions, no validation or calibration) and its trees alone.
 Run it once per checkout, back to back on one machine, and compare (the test AUC must be equal):
 
     PYTHONPATH=/path/to/checkout python bench/bench_churn_merge.py --customers 2000 --seed 0
@@ -44,6 +44,7 @@ def main() -> None:
     import mlflow
 
     from training.churn.inputs import from_features_dir
+    from training.churn.scorers import LgbmScorer
     from training.churn.train import train_churn
     from training.core import lgbm_predict
     from training.core.pyfunc_base import python_model_of, validate_frame
@@ -64,6 +65,9 @@ def main() -> None:
     # one fold's trees: a fold booster (before) or the merged booster's first fold (after: trees 0..n/K-1)
     fold_trees = booster.num_trees() if members else booster.num_trees() // 5
     matrix = lgbm_predict.booster_matrix(booster, features, scorer.features, scorer.categorical)
+    # the trees alone (what a registered "lightgbm" candidate serves): K members averaged, or the merged booster
+    trees = (type(scorer)(members, [1 / len(members)] * len(members), scorer.features, scorer.categorical)
+             if members else LgbmScorer(booster, scorer.features, scorer.categorical))
     print(json.dumps({
         "scorer": type(scorer).__name__, "chosen": result.chosen, "boosters": max(len(members), 1),
         "trees": sum(m.booster.num_trees() for m in members) or booster.num_trees(),
@@ -73,6 +77,8 @@ def main() -> None:
                                                 args.repeats),
         "scorer_row_reasons_p50_ms": p50_ms(lambda: (scorer.raw_proba(features), scorer.contributions(features)),
                                             args.repeats),
+        "trees_row_reasons_p50_ms": p50_ms(lambda: (trees.raw_proba(features), trees.contributions(features)),
+                                           args.repeats),
         "raw_fold_booster_p50_ms": p50_ms(lambda: booster.predict(matrix, num_iteration=fold_trees,
                                                                   num_threads=1), args.repeats),
         "load": os.getloadavg(),

@@ -60,10 +60,7 @@ def test_each_lightgbm_version_carries_its_booster_as_text(registry, rows, famil
     inner = python_model_of(mlflow.pyfunc.load_model(str(local)))
     originals = ([s.booster for s in _lightgbm_scorers(inner.scorer)] if family == "churn" else [inner._lgbm()])
     paths = info.metadata[METADATA_KEY]
-    if len(originals) == 1:
-        assert paths == {"lightgbm_booster": BOOSTER_PATH}
-    else:  # a cross-fitted churn ensemble: one file per member
-        assert list(paths) == [f"lightgbm_scorer_{i}" for i in range(len(originals))], paths
+    assert paths == {"lightgbm_booster": BOOSTER_PATH}  # one booster, a cross-fit's fold models merged in it
     for path, original in zip(paths.values(), originals, strict=True):
         booster = lightgbm.Booster(model_file=str(local / path))  # no crmlab, no pickle
         assert booster.num_trees() == original.num_trees() and booster.feature_name() == original.feature_name()
@@ -73,8 +70,11 @@ def test_each_lightgbm_version_carries_its_booster_as_text(registry, rows, famil
 
 
 def _lightgbm_scorers(scorer) -> list:
-    """The LightGBM scorer, or the LightGBM members of a cross-fitted ensemble."""
-    return [m for m in getattr(scorer, "members", [scorer]) if m.kind == "lightgbm"]
+    """The LightGBM scorer: the scorer itself, or a blend's trees."""
+    from training.churn.scorers import LgbmScorer
+
+    booster = getattr(scorer, "booster", None)
+    return [] if booster is None else [LgbmScorer(booster, scorer.features, scorer.categorical)]
 
 
 def test_reasons_method_chooses_path_or_exact_shap_and_refuses_others(registry, rows):
