@@ -45,7 +45,7 @@ def main() -> None:
 
     from training.churn.inputs import from_features_dir
     from training.churn.scorers import LgbmScorer
-    from training.churn.train import train_churn
+    from training.churn.train import REFIT_FOLDS, train_churn
     from training.core import lgbm_predict
     from training.core.pyfunc_base import python_model_of, validate_frame
     from training.features.from_source import features_from_source
@@ -63,7 +63,7 @@ def main() -> None:
     members = [m for m in getattr(scorer, "members", []) if m.kind == "lightgbm"]
     booster = members[0].booster if members else scorer.booster
     # one fold's trees: a fold booster (before) or the merged booster's first fold (after: trees 0..n/K-1)
-    fold_trees = booster.num_trees() if members else booster.num_trees() // 5
+    fold_trees = booster.num_trees() if members else booster.num_trees() // REFIT_FOLDS
     matrix = lgbm_predict.booster_matrix(booster, features, scorer.features, scorer.categorical)
     # the trees alone (what a registered "lightgbm" candidate serves): K members averaged, or the merged booster
     trees = (type(scorer)(members, [1 / len(members)] * len(members), scorer.features, scorer.categorical)

@@ -175,7 +175,8 @@ def refit_everywhere(name: str, fit_on: Callable[[pd.DataFrame], object], data: 
     What is registered: with ``crossfit``, the fold models themselves, averaged in log-odds as one booster
     (``scorers.ensemble_of``): the map was fitted on their predictions, so it fits what is served. Else
     the configuration refitted on all rows (one model; on large tables a fold model and the refit differ
-    little, and the refit costs one fit where serving K members would cost K predictions).
+    little, and the refit holds about 1/(K-1) of the merged cross-fit's trees: K fold models of (K-1)/K the rows,
+    rounds scaled to them).
     ``calibrate_on``: mask of the rows whose out-of-fold predictions calibrate (``ChurnParts.calibration_rows``;
     default all)."""
     from sklearn.metrics import roc_auc_score

@@ -7,8 +7,8 @@ e.g. to serve it with another stack or to compare against a stock ``mlflow.light
 metadata key ``crmlab_lightgbm_boosters`` maps each name to its path inside the model.
 
 Boosters are found by looking through the model's public attributes (``booster_texts``): a
-``lightgbm.Booster``, or a model text (a string starting ``tree\\nversion=``), as the churn scorer, its
-cross-fitted members and the CLV model hold them.
+``lightgbm.Booster``, or a model text (a string starting ``tree\\nversion=``), as the churn scorer (a
+cross-fit merged into one booster, ``training.core.lgbm_merge``) and the CLV model hold them.
 """
 
 from __future__ import annotations
