@@ -71,8 +71,14 @@ class Settings(BaseSettings):
     kfold_max_rows: int = Field(
         default=10_000, ge=0,
         description="LightGBM tuning uses K-fold cross-validation when train + validation hold at most this many "
-                    "rows (0 = never); above it, one validation split. See training/core/lgbm_search.py. Churn "
-                    "serves the cross-fitted fold models on such tables, a refit on all rows above it.",
+                    "rows (0 = never); above it, one validation split. See training/core/lgbm_search.py.",
+    )
+    churn_served: Literal["cross-fit", "refit"] = Field(
+        default="cross-fit",
+        description="What churn serves of its LightGBM: the 5 cross-fitted fold models (whose out-of-fold "
+                    "predictions fitted the calibration map) merged into one booster, or one refit on all "
+                    "non-test rows (about 1/4 of the trees: cheaper batch scoring). The cross-fit scored the "
+                    "higher test AUC on every table measured (bench/README.md). See training/churn/train.py.",
     )
     kfold_folds: int = Field(default=5, ge=2, le=20, description="Folds of the K-fold tuning of small tables.")
     clv_refit_seeds: int = Field(

@@ -68,8 +68,8 @@ def test_nonlinear_signal_lightgbm_wins_is_calibrated_explained_and_served(tmp_p
     assert "customer_id" not in reference.columns
 
     model = mlflow.pyfunc.load_model("models:/churn@challenger")
-    # 8,000 rows are tuned by K-fold: what is served is the cross-fitted fold models the map was fitted on,
-    # as one booster holding every fold model's trees
+    # what is served is the cross-fitted fold models the map was fitted on (settings.churn_served), as one
+    # booster holding every fold model's trees
     booster = python_model_of(model).scorer.booster
     note = next(n for n in result.notes if "cross-fitted fold models" in n)
     fold_rounds = int(re.search(r"fold models \((\d+) rounds each\)", note).group(1))
@@ -122,8 +122,10 @@ def test_linear_signal_the_baseline_is_registered_when_lightgbm_is_not_better(tm
 def test_time_based_split_on_several_cutoffs(tmp_path):
     frame = synthetic_features(4000, seed=8, cutoffs=2, horizon_days=90)
     features = write_features_dir(frame, tmp_path / "features", horizon_days=90)
-    # kfold_max_rows=0: tuned on one validation split, as large tables are -> one model refitted on all rows
-    result = train_churn(features, trials=2, timeout=None, seed=0, settings=get_settings(kfold_max_rows=0))
+    # kfold_max_rows=0: tuned on one validation split, as large tables are; churn_served="refit": one model
+    # refitted on all rows (the cheaper option a user can choose)
+    result = train_churn(features, trials=2, timeout=None, seed=0,
+                         settings=get_settings(kfold_max_rows=0, churn_served="refit"))
     assert any("refit on all" in n for n in result.notes)
     assert "cross-fitted" not in mlflow.MlflowClient().get_model_version("churn", result.version).description
     assert result.split.startswith("time-based")
