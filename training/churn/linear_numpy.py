@@ -25,6 +25,7 @@ import pandas as pd
 from scipy.special import expit
 
 MISSING = "missing"  # what a missing category becomes
+_FLOAT_DTYPES = (np.dtype(np.float64), np.dtype(np.float32), np.dtype(np.float16))  # sklearn's FLOAT_DTYPES
 _FEW_ROWS = 32  # up to this many rows, categories are looked up in a dict rather than a pandas Index
 
 
@@ -77,9 +78,9 @@ class NumericBlock:
             imputed[imputed_missing] = np.broadcast_to(self.fill.astype(values.dtype), imputed.shape)[imputed_missing]
         block = np.hstack([imputed, missing[:, self.indicator].astype(values.dtype)])
         if self.mean is not None:
-            block -= self.mean
+            block -= self.mean.astype(block.dtype)  # in the data's dtype, as StandardScaler.transform
         if self.scale is not None:
-            block /= self.scale
+            block /= self.scale.astype(block.dtype)
         out[:] = block
 
 
@@ -200,14 +201,26 @@ def _categorical(encoder, columns: list[str]) -> CategoricalBlock:
 
 def _numbers(x: pd.DataFrame, columns: list[str]) -> np.ndarray:
     """The numeric columns as scikit-learn's ``check_array`` makes them: float, NaN for missing, no infinity."""
+    if len(x) == 0:
+        raise ValueError(f"Found array with 0 sample(s) (shape=(0, {len(columns)})) while a minimum of 1 is required.")
     series = [x[c] for c in columns]  # column by column: a multi-column selection costs more than the maths
-    dtype = np.float32 if all(s.dtype == np.float32 for s in series) else np.float64
+    dtype = _float_dtype([s.dtype for s in series])
     values = np.empty((len(x), len(columns)), dtype=dtype)
     for j, s in enumerate(series):
-        values[:, j] = s.to_numpy(dtype=dtype, na_value=np.nan)
+        # pandas' own NA only in its nullable dtypes: in an object column scikit-learn refuses it (TypeError)
+        values[:, j] = s.to_numpy(dtype=dtype) if isinstance(s.dtype, np.dtype) else s.to_numpy(dtype, na_value=np.nan)
     if np.isinf(values).any():
         raise ValueError("Input X contains infinity or a value too large for dtype('float64').")
     return values
+
+
+def _float_dtype(dtypes: list) -> np.dtype:
+    """``check_array(dtype=FLOAT_DTYPES)`` on a frame: numpy columns keep their common float type, else float64."""
+    if all(isinstance(d, np.dtype) for d in dtypes):
+        common = np.result_type(*dtypes)
+        if common in _FLOAT_DTYPES:
+            return common
+    return np.dtype(np.float64)
 
 
 def _is_nan(value) -> bool:
