@@ -22,6 +22,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 from dataclasses import dataclass
 
@@ -105,8 +106,15 @@ class LinearScorer:
         z = z.toarray() if hasattr(z, "toarray") else np.asarray(z)
         self.train_mean_ = z.mean(axis=0)
         self.column_feature_ = [_source_feature(name, self.features) for name in prep.get_feature_names_out()]
-        self.__dict__.pop(_FAST, None)  # rebuilt with the explainer's columns on next use
+        self.__dict__.pop(_FAST, None)
+        self._fast()  # derived now, with the explainer's columns (a model logged before derives it on load)
         return self
+
+    def without_mirror(self) -> LinearScorer:
+        """A copy scoring through scikit-learn's pipeline (what the mirror replaces; for comparisons)."""
+        other = copy.copy(self)
+        other.__dict__[_FAST] = None
+        return other
 
     def __getstate__(self) -> dict:
         """The stored state: the pipeline and explainer; never the derived mirror (rebuilt on load)."""
