@@ -79,7 +79,7 @@ class LinearScorer:
         """Exact per-feature contributions of the logistic model (``method`` changes nothing here)."""
         fast = self._fast()
         if fast is not None:
-            values = fast.mirror.contributions(x, self.train_mean_, fast.aggregate)
+            values = fast.mirror.contributions(x, self.train_mean_, fast.to_features)
             return pd.DataFrame(values, index=x.index, columns=self.features)
         return self.pipeline_contributions(x)
 
@@ -130,7 +130,7 @@ class LinearScorer:
 @dataclass(frozen=True)
 class _FastLinear:
     mirror: linear_numpy.LinearMirror
-    aggregate: np.ndarray | None  # output columns -> features (None before fit_explainer)
+    to_features: linear_numpy.FeatureSum | None  # output columns -> features (None before fit_explainer)
 
 
 def _fast_linear(scorer: LinearScorer) -> _FastLinear | None:
@@ -141,7 +141,7 @@ def _fast_linear(scorer: LinearScorer) -> _FastLinear | None:
         return None
     columns = getattr(scorer, "column_feature_", None)
     return _FastLinear(mirror, None if columns is None
-                       else linear_numpy.feature_aggregate(columns, scorer.features))
+                       else linear_numpy.feature_sum(columns, scorer.features))
 
 
 @dataclass

@@ -189,3 +189,9 @@ def test_the_mirror_is_never_stored_and_is_rebuilt_on_load(scorer, rows, tmp_pat
     assert "_fast_linear" in loaded.__dict__
     np.testing.assert_array_equal(loaded.raw_proba(rows), scorer.raw_proba(rows))
     np.testing.assert_array_equal(loaded.contributions(rows).to_numpy(), scorer.contributions(rows).to_numpy())
+
+
+def test_feature_sum_adds_each_column_into_its_feature():
+    to_features = linear_numpy.feature_sum(["a", "b", "a", "a"], ["a", "unused", "b"])
+    per_column = np.array([[1.0, 10.0, 100.0, 1000.0], [2.0, 20.0, 200.0, 2000.0]])
+    np.testing.assert_array_equal(to_features(per_column), [[1101.0, 0.0, 10.0], [2202.0, 0.0, 20.0]])
