@@ -27,6 +27,7 @@ from scipy.special import expit
 MISSING = "missing"  # what a missing category becomes
 _FLOAT_DTYPES = (np.dtype(np.float64), np.dtype(np.float32), np.dtype(np.float16))  # sklearn's FLOAT_DTYPES
 _FEW_ROWS = 32  # up to this many rows, categories are looked up in a dict rather than a pandas Index
+CHUNK_ROWS = 65_536  # rows scored at once (the design matrix of a chunk: ~40 MB for 80 columns)
 
 
 class UnsupportedPipeline(ValueError):
@@ -137,14 +138,24 @@ class LinearMirror:
 
     def proba(self, x: pd.DataFrame) -> np.ndarray:
         """``pipeline.predict_proba(x)[:, 1]``: the expit of the linear score, as scikit-learn computes it."""
-        return expit(self.design(x) @ self.coef + self.intercept)
+        return _by_chunks(x, lambda part: expit(self.design(part) @ self.coef + self.intercept))
 
     def contributions(self, x: pd.DataFrame, train_mean: np.ndarray, to_features: FeatureSum) -> np.ndarray:
         """coef x (z - training mean) per output column, summed into each column's input feature."""
-        z = self.design(x)
-        z -= train_mean
-        z *= self.coef
-        return to_features(z)
+        def chunk(part: pd.DataFrame) -> np.ndarray:
+            z = self.design(part)
+            z -= train_mean
+            z *= self.coef
+            return to_features(z)
+
+        return _by_chunks(x, chunk)
+
+
+def _by_chunks(x: pd.DataFrame, compute) -> np.ndarray:
+    """``compute`` over ``CHUNK_ROWS`` rows at a time: a million rows never hold their whole design matrix."""
+    if len(x) <= CHUNK_ROWS:
+        return compute(x)
+    return np.concatenate([compute(x.iloc[i:i + CHUNK_ROWS]) for i in range(0, len(x), CHUNK_ROWS)])
 
 
 @dataclass(frozen=True)

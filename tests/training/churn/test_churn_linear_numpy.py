@@ -195,3 +195,10 @@ def test_feature_sum_adds_each_column_into_its_feature():
     to_features = linear_numpy.feature_sum(["a", "b", "a", "a"], ["a", "unused", "b"])
     per_column = np.array([[1.0, 10.0, 100.0, 1000.0], [2.0, 20.0, 200.0, 2000.0]])
     np.testing.assert_array_equal(to_features(per_column), [[1101.0, 0.0, 10.0], [2202.0, 0.0, 20.0]])
+
+
+def test_large_batches_are_scored_in_chunks_with_the_same_result(scorer, rows, monkeypatch):
+    whole_proba, whole_contrib = scorer.raw_proba(rows), scorer.contributions(rows)
+    monkeypatch.setattr(linear_numpy, "CHUNK_ROWS", 64)  # 400 rows: 7 chunks, the last one partial
+    np.testing.assert_array_equal(scorer.raw_proba(rows), whole_proba)
+    pd.testing.assert_frame_equal(scorer.contributions(rows), whole_contrib)
