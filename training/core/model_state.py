@@ -45,6 +45,7 @@ CLASSES: dict[str, str] = {
     "churn.LgbmScorer": "training.churn.scorers:LgbmScorer",
     "churn.LinearScorer": "training.churn.scorers:LinearScorer",
     "churn.BlendScorer": "training.churn.scorers:BlendScorer",
+    "churn.EnsembleScorer": "training.churn.legacy:EnsembleScorer",  # read-only: versions logged before the merge
     "churn.Calibrator": "training.churn.calibration:Calibrator",
     "clv.ClvModel": "training.clv.pyfunc:ClvModel",
     "segments.SegmentsModel": "training.segments.model:SegmentsModel",

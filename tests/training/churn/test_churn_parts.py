@@ -289,3 +289,14 @@ def test_cross_fit_is_one_booster_averaging_the_fold_models_in_log_odds_its_reas
     restored = model_state.load(model_state.save(model, tmp_path / "state"))
     np.testing.assert_allclose(restored.scorer.raw_proba(x), p)
     pd.testing.assert_frame_equal(restored.scorer.contributions(x), blend.contributions(x))
+
+    # a version logged before the merge (its scorer an EnsembleScorer of the members) still loads and scores
+    # as it did: the members' log-odds average, and the same reasons as the blend this version registers
+    from training.churn.legacy import EnsembleScorer
+
+    legacy = EnsembleScorer([*trees.members, linear], [0.75 / 4] * 4 + [0.25], data.features, data.categorical)
+    old = model_state.load(model_state.save(ChurnModel(model.spec, legacy, Calibrator("none", None)),
+                                            tmp_path / "legacy")).scorer
+    assert isinstance(old, EnsembleScorer) and isinstance(old.scorer, BlendScorer)
+    np.testing.assert_allclose(logit(old.raw_proba(x)), logit(p), atol=1e-6)
+    pd.testing.assert_frame_equal(old.contributions(x), blend.contributions(x), atol=1e-9)
