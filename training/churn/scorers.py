@@ -14,7 +14,7 @@
   linear model make different errors; on small tables neither dominates (issue 14: the better of the two
   changes from table to table), and their blend is usually at least as good as the better one. Its
   contributions are the same weighted average of both parts' (attributions are linear in the log-odds).
-- Cross-fit (``ensemble_of``): on tables small enough to be tuned by K-fold, the K cross-fitted LightGBM
+- Cross-fit (``ensemble_of``; served unless ``settings.churn_served`` is "refit"): the K cross-fitted LightGBM
   fold models averaged in log-odds (``training.core.crossfit``), where the calibration map was fitted on
   exactly these models' out-of-fold predictions. Served as one ``LgbmScorer`` whose booster holds every fold
   model's trees with leaf values divided by K (``training.core.lgbm_merge``): the same raw score, one
