@@ -1,8 +1,10 @@
 """Churn model quality: crmlab vs logistic regression vs default LightGBM vs FLAML, equal time, same rows.
 
 Tables: generated worlds (raw tables -> ingest -> features, by ``crmlab main``'s cutoff rule) of 2k, 5k
-and 50k customers, and churn labels derived from the shared CDNOW sample by the same chain
-(``examples/cdnow/schema.yaml``). Per table, every contender trains on the same non-test rows of
+and 50k customers, churn labels derived from the shared CDNOW sample by the same chain
+(``examples/cdnow/schema.yaml``), generated single-snapshot tables shaped like users' own exports
+(``--tables``, ``bench/churn_tables.py``) and a table of your own (``--table PATH --target COL --id COL``,
+read as ``crmlab train churn --table`` reads it). Per table, every contender trains on the same non-test rows of
 ``training.churn.train.prepare`` and is scored once on the same test rows:
 
 - crmlab: ``train_churn`` (tuning with ``--timeout BUDGET``, then cross-fit or refit, calibration,
@@ -17,6 +19,8 @@ test split (``calibrated_ece_noise`` of crmlab's probabilities); ``auc_gap_se`` 
 error of crmlab's AUC minus the best peer's on the same test rows. Run with ``nice -n 10``:
 
     python bench/bench_churn_quality.py --sizes 2000,5000,50000 --cdnow --budget 60
+    python bench/bench_churn_quality.py --sizes "" --no-cdnow --tables all --seed 1
+    python bench/bench_churn_quality.py --sizes "" --no-cdnow --table my.csv --target churned --id customer_id
 
 Writes a Markdown table to stdout and to --out (default bench/out/churn_quality.md).
 Needs ``flaml[automl]`` (pip install -e ".[bench]").
@@ -29,13 +33,15 @@ import os
 import platform
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from churn_tables import TABLES, write_table
 
-from training.churn.inputs import LABEL, ChurnData, from_features_dir
+from training.churn.inputs import LABEL, ChurnData, from_features_dir, from_table
 from training.churn.train import prepare, train_churn
 from training.core.evaluation import binary_metrics, calibrated_ece_noise
 from training.core.lgbm import as_lgbm_frame
@@ -110,10 +116,9 @@ def run_peers(data: ChurnData, fit: pd.DataFrame, test: pd.DataFrame, *, budget:
     return out
 
 
-def bench_table(name: str, features: Path, *, budget: float, seed: int, flaml_wall: bool = False) -> list[dict]:
+def bench_table(name: str, data: ChurnData, *, budget: float, seed: int, flaml_wall: bool = False) -> list[dict]:
     """``flaml_wall``: FLAML's time budget is crmlab's whole wall time on this table (tuning, cross-fit,
     calibration, plots, registration) instead of crmlab's tuning budget: equal time, strictly."""
-    data = from_features_dir(features)
     parts = prepare(data, seed)  # the split train_churn makes with this seed
     fit, test = parts.fit_rows, parts.test
     y = test[LABEL].to_numpy()
@@ -163,13 +168,46 @@ def verdicts(result: pd.DataFrame) -> list[str]:
     return lines
 
 
+def sources(args: argparse.Namespace) -> list[tuple[str, Callable[[Path], ChurnData]]]:
+    """(name, build) per table asked for; ``build(workdir)`` makes its ChurnData there."""
+    out: list[tuple[str, Callable[[Path], ChurnData]]] = [
+        (f"world {int(n):,} customers", lambda w, n=int(n): from_features_dir(world_features(n, args.seed, w)))
+        for n in args.sizes.split(",") if n.strip()]
+    if args.cdnow:
+        out.append(("CDNOW sample",
+                    lambda w: from_features_dir(features_from_source(CDNOW_SCHEMA, w, get_settings()))))
+    names = list(TABLES) if args.tables == "all" else [t.strip() for t in args.tables.split(",") if t.strip()]
+    for name in names:
+        if name not in TABLES:
+            raise SystemExit(f"--tables: unknown table {name!r}; choose from {', '.join(TABLES)}")
+
+        def generated(w: Path, name: str = name) -> ChurnData:
+            path, table = write_table(name, args.seed, w)
+            return from_table(path, target=table.target, id_col=table.id_col)
+
+        out.append((f"{name} (generated)", generated))
+    if args.table:
+        if not (args.target and args.id_col):
+            raise SystemExit("--table needs --target COL and --id COL")
+        out.append((args.table.name, lambda w: from_table(args.table.resolve(), target=args.target,
+                                                          id_col=args.id_col, positive=args.positive)))
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="2000,5000,50000", help="generated world sizes (customers)")
     parser.add_argument("--cdnow", action=argparse.BooleanOptionalAction, default=True,
                         help="include churn labels from the CDNOW sample")
     parser.add_argument("--budget", type=float, default=60.0, help="tuning seconds for crmlab and FLAML")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--tables", default="",
+                        help=f"generated single-snapshot tables, comma-separated, of: {', '.join(TABLES)} "
+                             "(bench/churn_tables.py); 'all' for every one")
+    parser.add_argument("--table", type=Path, help="your own table (CSV or Parquet), as `crmlab train churn --table`")
+    parser.add_argument("--target", help="with --table: the target column")
+    parser.add_argument("--id", dest="id_col", help="with --table: the id column")
+    parser.add_argument("--positive", help="with --table: the positive target value, when not yes/true/1")
+    parser.add_argument("--seed", type=int, default=0, help="split, tuning and generation seed")
     parser.add_argument("--flaml-wall", action="store_true",
                         help="give FLAML crmlab's whole wall time on each table, not only its tuning budget")
     parser.add_argument("--out", type=Path, default=Path("bench/out/churn_quality.md"))
@@ -183,16 +221,12 @@ def main(argv: list[str] | None = None) -> int:
         cwd = os.getcwd()
         os.chdir(tmp)
         try:
-            sources = [(f"world {int(n):,} customers", lambda w, n=int(n): world_features(n, args.seed, w))
-                       for n in args.sizes.split(",") if n.strip()]
-            if args.cdnow:
-                sources.append(("CDNOW sample", lambda w: features_from_source(CDNOW_SCHEMA, w, get_settings())))
-            for i, (name, build) in enumerate(sources):
+            for i, (name, build) in enumerate(sources(args)):
                 workdir = Path(tmp) / f"t{i}"
-                print(f"[bench] {name}: building features", flush=True)
-                features = build(workdir)
+                print(f"[bench] {name}: building the table", flush=True)
+                data = build(workdir)
                 print(f"[bench] {name}: training", flush=True)
-                rows += bench_table(name, features, budget=args.budget, seed=args.seed, flaml_wall=args.flaml_wall)
+                rows += bench_table(name, data, budget=args.budget, seed=args.seed, flaml_wall=args.flaml_wall)
                 print(markdown_table(pd.DataFrame(rows[-4:]).set_index("contender").round(4), digits=4), flush=True)
         finally:
             os.chdir(cwd)

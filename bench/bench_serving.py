@@ -218,10 +218,10 @@ def demo_store(root: Path) -> pd.DataFrame:
     import mlflow
 
     from serving.profile_model import build_customer_profile
-    from training.churn.inputs import synthetic_features, write_features_dir
     from training.churn.train import train_churn
     from training.core.promotion import promote
     from training.settings import get_settings
+    from training.world.churn_features import synthetic_features, write_features_dir
 
     settings = get_settings()
     mlflow.set_tracking_uri(settings.tracking_uri)
@@ -234,7 +234,7 @@ def demo_store(root: Path) -> pd.DataFrame:
 
 
 def batch_rows(n: int) -> pd.DataFrame:
-    from training.churn.inputs import synthetic_features
+    from training.world.churn_features import synthetic_features
 
     rows = synthetic_features(n, seed=1).drop(columns=[c for c in LABELS if c != "churned"])
     rows["customer_id"] = [f"B{i:08d}" for i in range(len(rows))]

@@ -69,7 +69,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("bench/out/tuning_workers.md"))
     args = parser.parse_args()
 
-    from training.churn.inputs import synthetic_features, write_features_dir
+    from training.world.churn_features import synthetic_features, write_features_dir
 
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from pg_local import PG_SERVER, connect_local_postgres
 
 from crmlab.cli import cli
-from training.churn.inputs import synthetic_features, write_features_dir
+from training.world.churn_features import synthetic_features, write_features_dir
 
 
 @dataclass(frozen=True)

@@ -76,10 +76,10 @@ def registry(session_registry, tmp_path, monkeypatch) -> SessionRegistry:
 
 def _train_all(root: Path, db: Path) -> tuple[pd.DataFrame, Path]:
     from serving.profile_model import build_customer_profile
-    from training.churn.inputs import synthetic_features, write_features_dir
     from training.churn.train import train_churn
     from training.core.promotion import promote
     from training.settings import get_settings
+    from training.world.churn_features import synthetic_features, write_features_dir
 
     settings = get_settings()  # MLFLOW_TRACKING_URI and CRMLAB_DEMO are set by the caller
     assert settings.tracking_uri == f"sqlite:///{db}"

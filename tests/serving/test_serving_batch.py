@@ -11,8 +11,8 @@ from click.testing import CliRunner
 from crmlab.commands.score import command as score_command
 from serving.batch import score_batch
 from serving.profile_model import OUTPUT_COLUMNS
-from training.churn.inputs import synthetic_features
 from training.settings import get_settings
+from training.world.churn_features import synthetic_features
 
 PROFILE = "models:/customer_profile@champion"
 LEAD = ["customer_id", "model_name", "model_version", "scored_at"]

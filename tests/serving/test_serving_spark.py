@@ -9,8 +9,8 @@ import pytest
 
 from serving.batch import score_batch
 from serving.spark_batch import score_spark
-from training.churn.inputs import synthetic_features
 from training.settings import get_settings
+from training.world.churn_features import synthetic_features
 
 PROFILE = "models:/customer_profile@champion"
 

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from mlflow.exceptions import MlflowException
 
 from crmlab.cli import cli
-from training.churn.inputs import synthetic_features
+from training.world.churn_features import synthetic_features
 
 
 def _messy_table(n: int, seed: int) -> pd.DataFrame:

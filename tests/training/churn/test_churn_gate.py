@@ -6,10 +6,10 @@ import mlflow
 import numpy as np
 
 from training.churn.gate import TOLERANCE
-from training.churn.inputs import synthetic_features, write_features_dir
 from training.churn.train import train_churn
 from training.core.promotion import promote
 from training.settings import get_settings
+from training.world.churn_features import synthetic_features, write_features_dir
 
 
 def test_first_version_promoted_shuffled_label_challenger_refused_force_recorded(tmp_path):

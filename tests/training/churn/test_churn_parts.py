@@ -10,17 +10,13 @@ import pytest
 
 from training.churn.calibration import choose_calibrator, fit_calibrator
 from training.churn.explain import format_value, top_reasons
-from training.churn.inputs import (
-    ChurnInputError,
-    from_features_dir,
-    synthetic_features,
-    write_features_dir,
-)
+from training.churn.inputs import ChurnInputError, from_features_dir
 from training.churn.model import risk_band
 from training.churn.scorers import fit_baseline
 from training.churn.train import Candidate, _choose, required_features
 from training.core import lgbm_contrib
 from training.core.evaluation import expected_calibration_error, per_row_log_loss
+from training.world.churn_features import synthetic_features, write_features_dir
 
 
 def _outcomes(p_true: np.ndarray, seed: int) -> np.ndarray:

@@ -11,11 +11,11 @@ import pandas as pd
 import pytest
 from mlflow.exceptions import MlflowException
 
-from training.churn.inputs import synthetic_features, write_features_dir
 from training.churn.train import REFIT_FOLDS, train_churn
 from training.core.evaluation import expected_calibration_error
 from training.core.pyfunc_base import python_model_of
 from training.settings import get_settings
+from training.world.churn_features import synthetic_features, write_features_dir
 
 REASON = re.compile(r"^[^:;]+: [^;]+, (raises|lowers) risk$")
 

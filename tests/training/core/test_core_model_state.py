@@ -13,7 +13,6 @@ import pytest
 import scipy.sparse as sp
 
 from training.churn.calibration import fit_calibrator
-from training.churn.inputs import synthetic_features
 from training.churn.model import ChurnModel
 from training.churn.scorers import LgbmScorer, fit_baseline
 from training.clv.pyfunc import ClvModel, btyd_spec
@@ -24,6 +23,7 @@ from training.core.tabular import ColumnRule, TableSchema
 from training.segments.inputs import select_features
 from training.segments.model import SegmentsModel, required_inputs
 from training.segments.pipeline import SegmenterConfig, fit_segmenter
+from training.world.churn_features import synthetic_features
 
 FEATURES = ["recency_days", "frequency", "monetary_total", "tenure_days", "region"]
 

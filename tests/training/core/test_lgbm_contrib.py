@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from training.churn.inputs import synthetic_features
 from training.core import lgbm_contrib, lgbm_predict
 from training.core.lgbm import as_lgbm_frame
+from training.world.churn_features import synthetic_features
 
 FEATURES = ["recency_days", "frequency", "monetary_total", "tenure_days", "sessions_90d", "plan", "region"]
 CATEGORICAL = ["plan", "region"]
