@@ -71,7 +71,8 @@ def run_crmlab(data: ChurnData, *, budget: float, seed: int) -> tuple[np.ndarray
     p = model.predict(holdout, params={"reasons": False})["churn_probability"].to_numpy()
     tuning = next(n for n in result.notes if n.startswith("LightGBM tuned by"))
     info = {"wall_s": wall, "trials": result.trials,
-            "detail": f"{result.chosen}, {result.calibration}; {tuning.split(';')[0].removeprefix('LightGBM ')}"}
+            "detail": f"{result.chosen}, {result.calibration}; {result.trials} trials; "
+                      f"{tuning.split(';')[0].removeprefix('LightGBM ')}"}
     return p, info
 
 

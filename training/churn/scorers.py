@@ -197,24 +197,35 @@ def linear_frame(x: pd.DataFrame, categorical: list[str]) -> pd.DataFrame:
     return out
 
 
-def fit_baseline(train: tuple[pd.DataFrame, pd.Series], select: tuple[pd.DataFrame, pd.Series], *,
-                 features: list[str], categorical: list[str], seed: int
+def fit_baseline(train: tuple[pd.DataFrame, pd.Series], select: tuple[pd.DataFrame, pd.Series] | None, *,
+                 features: list[str], categorical: list[str], seed: int, folds: int = 0
                  ) -> tuple[LinearScorer, dict[str, float]]:
-    """Fit the logistic baseline for each C in the grid; keep the best by selection-part log loss.
+    """Fit the logistic baseline for each C in the grid; keep the best by log loss on ``select``, or, with
+    ``folds``, by ``folds``-fold cross-validated log loss over ``train`` (``select`` unused): the small-table
+    rule LightGBM's tuning follows too (``lgbm_search.kfold_count``), because a selection part of a few
+    hundred rows picks C by chance (issue 14).
 
-    Returns the chosen scorer and the selection log loss of every C (``"C_0.1": loss``).
+    Returns the chosen scorer, fitted on ``train``, and the log loss of every C (``"C_0.1": loss``).
     """
     from sklearn.metrics import log_loss
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
-    scorers: dict[float, LinearScorer] = {}
+    x = linear_frame(train[0][features], categorical)
     losses: dict[float, float] = {}
     for c in BASELINE_C_GRID:
-        scorer = LinearScorer(_pipeline(features, categorical, c, seed), features, categorical)
-        scorer.pipeline.fit(linear_frame(train[0][features], categorical), train[1])
-        scorers[c] = scorer
-        losses[c] = float(log_loss(select[1], scorer.raw_proba(select[0]), labels=[0, 1]))
+        pipeline = _pipeline(features, categorical, c, seed)
+        if folds:
+            cv = StratifiedKFold(folds, shuffle=True, random_state=seed)
+            p = cross_val_predict(pipeline, x, train[1], cv=cv, method="predict_proba")[:, 1]
+            losses[c] = float(log_loss(train[1], p, labels=[0, 1]))
+        else:
+            pipeline.fit(x, train[1])
+            p = pipeline.predict_proba(linear_frame(select[0][features], categorical))[:, 1]
+            losses[c] = float(log_loss(select[1], p, labels=[0, 1]))
     best = min(losses, key=losses.__getitem__)
-    return scorers[best].fit_explainer(train[0]), {f"C_{c:g}": v for c, v in losses.items()}
+    scorer = LinearScorer(_pipeline(features, categorical, best, seed), features, categorical)
+    scorer.pipeline.fit(x, train[1])
+    return scorer.fit_explainer(train[0]), {f"C_{c:g}": v for c, v in losses.items()}
 
 
 def refit_linear(chosen: LinearScorer, x: pd.DataFrame, y: pd.Series, *, seed: int) -> LinearScorer:

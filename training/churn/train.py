@@ -6,7 +6,8 @@ Data use (the test split is scored once, after every choice is made):
   ``settings.kfold_max_rows``) K-fold cross-validation over train and both validation halves picks the
   configuration and its rounds; on larger ones, fitted on train, early-stopped and scored on the whole
   validation part;
-- logistic baseline: its C grid is fitted on train and chosen on the validation *selection* half;
+- logistic baseline: its C grid is chosen by the same rule: on small tables by K-fold cross-validated log
+  loss over every non-test row, on larger ones fitted on train and chosen on the validation *selection* half;
 - every non-test row (train + both validation halves): 5-fold out-of-fold predictions (of every row on a
   random split; of the latest cutoff's rows, the scored period, on a time-based one:
   ``ChurnParts.calibration_rows``) choose and fit the calibration map and decide LightGBM vs baseline
@@ -46,7 +47,7 @@ from training.churn.model import OUTPUT_COLUMNS, ChurnModel
 from training.churn.scorers import LgbmScorer, LinearScorer, fit_baseline
 from training.core.evaluation import binary_metrics
 from training.core.family import Fitted, ModelCard, RunContext, TrainResult
-from training.core.lgbm_search import scaled_rounds
+from training.core.lgbm_search import kfold_count, scaled_rounds
 from training.core.pyfunc_base import InputSpec
 from training.settings import Settings
 
@@ -162,8 +163,8 @@ def tune_lightgbm(data: ChurnData, parts: ChurnParts, run: RunContext):
 
     valid = pd.concat([parts.select, parts.calib])
     tuned = tune((parts.train[data.features], parts.train[LABEL]),
-                 (valid[data.features], valid[LABEL]), task=TASK, run=run,
-                 categorical=data.categorical, max_rounds=MAX_ROUNDS, warm_start=default_trial_params(TASK))
+                 (valid[data.features], valid[LABEL]), task=TASK, run=run, categorical=data.categorical,
+                 max_rounds=MAX_ROUNDS, warm_start=default_trial_params(TASK, categorical=bool(data.categorical)))
     return LgbmScorer(tuned.booster, data.features, data.categorical), tuned
 
 
@@ -291,10 +292,15 @@ def fit(data: ChurnData, run: RunContext) -> Fitted:
                        "n_features": len(data.features), "rows": len(data.frame)})
     _, tuned = tune_lightgbm(data, parts, run)
     study = tuned.study
-    baseline, c_losses = fit_baseline((parts.train[data.features], parts.train[LABEL]),
-                                      (parts.select[data.features], parts.select[LABEL]),
-                                      features=data.features, categorical=data.categorical, seed=run.seed)
     rows = parts.fit_rows
+    # the logistic C: K-fold over every non-test row on small tables (LightGBM's tuning rule), else the
+    # selection half of validation
+    folds = kfold_count(len(rows), run.settings)
+    c_rows = rows if folds else parts.train
+    baseline, c_losses = fit_baseline((c_rows[data.features], c_rows[LABEL]),
+                                      None if folds else (parts.select[data.features], parts.select[LABEL]),
+                                      features=data.features, categorical=data.categorical, seed=run.seed,
+                                      folds=folds)
     rounds, tuned_rows = tuned.best_iteration, tuned.tuned_rows
     # LightGBM: its fold models by default (settings.churn_served). The logistic candidate is always
     # refitted on all rows: the mismatch cross-fitting removes comes from boosting rounds scaled up for the

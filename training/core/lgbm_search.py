@@ -30,7 +30,7 @@ import optuna
 import pandas as pd
 
 from training.core.family import RunContext
-from training.core.lgbm import METRIC, Task, fit_lgbm, suggest_lgbm_params
+from training.core.lgbm import METRIC, Task, default_trial_params, fit_lgbm, suggest_lgbm_params
 from training.core.tuning import run_study
 from training.settings import Settings
 
@@ -70,7 +70,7 @@ def tune_lightgbm(train: tuple[pd.DataFrame, pd.Series], valid: tuple[pd.DataFra
 
     def fit(trial: optuna.Trial | optuna.trial.FixedTrial) -> tuple[lightgbm.Booster, dict, int, float]:
         """(booster, params, best rounds, value) of one configuration."""
-        params = {**suggest_lgbm_params(trial, task), **extra, "seed": run.seed}
+        params = {**suggest_lgbm_params(trial, task, categorical=bool(categorical)), **extra, "seed": run.seed}
         pruning = trial if isinstance(trial, optuna.Trial) else None
         if folds:
             rounds, value = cv_lgbm(params, train, valid, task=task, folds=folds, trial=pruning,
@@ -91,7 +91,9 @@ def tune_lightgbm(train: tuple[pd.DataFrame, pd.Series], valid: tuple[pd.DataFra
                       timeout=run.timeout, seed=run.seed, storage=run.storage, settings=run.settings,
                       warm_start=warm_start)
     if best.get("number") != study.best_trial.number:  # the best trial came from an earlier, resumed run
-        booster, params, rounds, _ = fit(optuna.trial.FixedTrial(study.best_trial.params))
+        # a study begun by an older crmlab may lack parameters the space has gained: LightGBM's defaults
+        known = {**default_trial_params(task, categorical=bool(categorical)), **study.best_trial.params}
+        booster, params, rounds, _ = fit(optuna.trial.FixedTrial(known))
         best.update(booster=booster, params=params, rounds=rounds)
     tuned_rows = len(train[0])
     if folds:  # the configuration on the train rows only, with the cross-validated rounds scaled to them
