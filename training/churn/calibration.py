@@ -87,15 +87,21 @@ def choose_calibrator(p: np.ndarray, y: np.ndarray, *, seed: int, level_on: np.n
     p, y = np.asarray(p, dtype=float), np.asarray(y, dtype=int)
     scored = np.ones(len(p), bool) if level_on is None else np.asarray(level_on, bool)
     methods = METHODS if scored.all() else SPLIT_METHODS
-    folds = stratified_folds(y, FOLDS, seed)
-    losses = {}
-    for method in methods:
-        oof = np.empty_like(p)
-        for fit_idx, score_idx in folds:
-            oof[score_idx] = fit_calibrator(method, p[fit_idx], y[fit_idx], scored[fit_idx]).apply(p[score_idx])
-        losses[method] = float(per_row_log_loss(y[scored], oof[scored]).mean())
+    losses = {m: float(cross_fitted_losses(p, y, m, seed=seed, level_on=level_on)[scored].mean()) for m in methods}
     best = min(methods, key=lambda m: losses[m])
     return fit_calibrator(best, p, y, scored), losses
+
+
+def cross_fitted_losses(p: np.ndarray, y: np.ndarray, method: str, *, seed: int,
+                        level_on: np.ndarray | None = None) -> np.ndarray:
+    """Per-row log loss of ``method``'s map, each row mapped by a map fitted on the other folds (the same
+    folds for every method and candidate, so two candidates' rows can be compared pairwise)."""
+    p, y = np.asarray(p, dtype=float), np.asarray(y, dtype=int)
+    scored = np.ones(len(p), bool) if level_on is None else np.asarray(level_on, bool)
+    oof = np.empty_like(p)
+    for fit_idx, score_idx in stratified_folds(y, FOLDS, seed):
+        oof[score_idx] = fit_calibrator(method, p[fit_idx], y[fit_idx], scored[fit_idx]).apply(p[score_idx])
+    return per_row_log_loss(y, oof)
 
 
 def _logit(p: np.ndarray) -> np.ndarray:

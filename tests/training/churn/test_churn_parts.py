@@ -156,7 +156,28 @@ def test_never_worse_than_baseline_rule():
     assert chosen(0.50, 0.51, 0.4985) == "blend"   # beats both by more than BLEND_MIN_GAIN
     assert chosen(0.50, 0.51, 0.4995) == "lightgbm"  # a blend gaining less is not worth its complexity
     # the selection score is the every-row loss when one is given, not the calibration rows' own
-    assert Candidate("x", None, None, {"none": 0.3}, 0.7, selection_loss=0.4).valid_log_loss == 0.4
+    assert Candidate("x", None, None, {"none": 0.3}, 0.7, selection_rows=np.array([0.2, 0.6])).valid_log_loss == 0.4
+
+
+def test_a_blend_wins_only_by_more_than_one_standard_error():
+    """The one-standard-error rule: the same mean gain of 0.002 chooses the blend when the per-row
+    differences are steady, and the simpler model when they are noisy enough to make 0.002 luck."""
+    rng = np.random.default_rng(0)
+    base = rng.uniform(0.1, 0.9, 1000)
+    wiggle = rng.normal(0, 1, 1000)
+    wiggle -= wiggle.mean()  # the mean gain is exactly 0.002 in both
+    steady, noisy = base - 0.002 + 0.01 * wiggle, base - 0.002 + 0.2 * wiggle
+
+    def cand(name: str, rows: np.ndarray) -> Candidate:
+        return Candidate(name, None, None, {"none": float(rows.mean())}, 0.7, selection_rows=rows)
+
+    def chosen(blend_rows: np.ndarray) -> str:
+        trio = {"lightgbm": cand("lightgbm", base), "logistic": cand("logistic", base + 0.05),
+                "blend": cand("blend", blend_rows)}
+        return _choose(trio).name
+
+    assert chosen(steady) == "blend"
+    assert chosen(noisy) == "lightgbm"
 
 
 def test_features_dir_reading_reports_unlabelled_rows_and_the_input_contract(tmp_path):
