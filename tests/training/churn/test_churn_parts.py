@@ -159,9 +159,9 @@ def test_never_worse_than_baseline_rule():
     assert Candidate("x", None, None, {"none": 0.3}, 0.7, selection_rows=np.array([0.2, 0.6])).valid_log_loss == 0.4
 
 
-def test_a_blend_wins_only_by_more_than_one_standard_error():
-    """The one-standard-error rule: the same mean gain of 0.002 chooses the blend when the per-row
-    differences are steady, and the simpler model when they are noisy enough to make 0.002 luck."""
+def test_a_blend_wins_only_beyond_chance():
+    """The same mean gain of 0.002 chooses the blend when the per-row differences are steady, and the
+    simpler model when they are noisy enough to make 0.002 luck."""
     rng = np.random.default_rng(0)
     base = rng.uniform(0.1, 0.9, 1000)
     wiggle = rng.normal(0, 1, 1000)
