@@ -336,7 +336,8 @@ def fit(data: ChurnData, run: RunContext) -> Fitted:
                  f"calibration chosen and fitted on {REFIT_FOLDS}-fold out-of-fold predictions of {calibrated_on}")
     chosen = _choose(candidates)
     notes.append(f"registered {chosen.name}: calibrated validation log loss "
-                 + ", ".join(f"{c.name} {c.valid_log_loss:.4f}" for c in candidates.values()))
+                 + ", ".join(f"{c.name} {c.valid_log_loss:.4f}" for c in candidates.values())
+                 + _blend_passed_over(candidates["blend"], chosen))
     _log_baseline_run(baseline, candidates["logistic"], c_losses)
 
     test_x, test_y = parts.test[data.features], parts.test[LABEL].to_numpy()
@@ -419,6 +420,14 @@ def _choose(candidates: dict[str, Candidate]) -> Candidate:
     lgbm, baseline, blend = candidates["lightgbm"], candidates["logistic"], candidates["blend"]
     single = lgbm if lgbm.valid_log_loss <= baseline.valid_log_loss else baseline
     return blend if blend.valid_log_loss < single.valid_log_loss - blend_margin(blend, single) else single
+
+
+def _blend_passed_over(blend: Candidate, chosen: Candidate) -> str:
+    """Why a blend with the lowest loss was not registered (for the notes), else nothing."""
+    if chosen is blend or blend.valid_log_loss >= chosen.valid_log_loss:
+        return ""
+    return (f" (the blend's gain of {chosen.valid_log_loss - blend.valid_log_loss:.4f} is within the "
+            f"{blend_margin(blend, chosen):.4f} it must exceed to be better beyond chance: the simpler model stays)")
 
 
 def blend_margin(blend: Candidate, single: Candidate) -> float:

@@ -13,7 +13,7 @@ from training.churn.explain import format_value, top_reasons
 from training.churn.inputs import ChurnInputError, from_features_dir
 from training.churn.model import risk_band
 from training.churn.scorers import fit_baseline
-from training.churn.train import Candidate, _choose, required_features
+from training.churn.train import Candidate, _blend_passed_over, _choose, required_features
 from training.core import lgbm_contrib
 from training.core.evaluation import expected_calibration_error, per_row_log_loss
 from training.world.churn_features import synthetic_features, write_features_dir
@@ -178,6 +178,9 @@ def test_a_blend_wins_only_beyond_chance():
 
     assert chosen(steady) == "blend"
     assert chosen(noisy) == "lightgbm"
+    note = _blend_passed_over(cand("blend", noisy), cand("lightgbm", base))
+    assert "gain of 0.0020" in note and "beyond chance" in note
+    assert _blend_passed_over(cand("blend", base + 0.01), cand("lightgbm", base)) == ""
 
 
 def test_features_dir_reading_reports_unlabelled_rows_and_the_input_contract(tmp_path):
