@@ -22,6 +22,8 @@ def _one_line_failure(args: list[str]) -> str:
     ("empty.csv", "", ["empty.csv is empty"]),
     ("header_only.csv", "customer_id,churned\n", ["has no rows"]),
     ("broken.csv", 'a,b\n1,"unclosed\n', ["cannot be read as CSV"]),
+    ("tiny.csv", "customer_id,plan,churned\nA,x,yes\nB,y,no\nC,x,no\n",
+     ["3 labelled rows (1 churned, 2 retained) are too few to split"]),
 ])
 def test_train_churn_refuses_unreadable_tables_in_one_line(tmp_path, name, content, words):
     (tmp_path / name).write_text(content)

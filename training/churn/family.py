@@ -55,8 +55,10 @@ class ChurnFamily:
             raise SourceUsageError("--table needs --target COL and --id COL")
         if features_dir and any(source.get(k) for k in ("target", "id_col", "positive")):
             raise SourceUsageError("--target/--id/--positive go with --table")
-        return train.load_churn_data(features_dir, table=table, target=source.get("target"),
+        data = train.load_churn_data(features_dir, table=table, target=source.get("target"),
                                      id_col=source.get("id_col"), positive=source.get("positive"))
+        train.prepare(data, settings.seed)  # a table too small to split is refused before a run starts
+        return data
 
     def fingerprint(self, data: ChurnData) -> pd.DataFrame:
         return data.frame

@@ -143,11 +143,20 @@ def load_churn_data(features_dir: str | Path | None = None, *, table: str | Path
 
 def prepare(data: ChurnData, seed: int) -> ChurnParts:
     """Honest split (core ``make_splits``), then validation halved into selection and calibration."""
-    from training.core.splits import make_splits, split_in_two
+    from training.core.splits import SplitError, make_splits, split_in_two
 
-    splits = make_splits(data.frame, label=LABEL, seed=seed, id_col=ID, time_col=data.time_col,
-                         horizon_days=data.horizon_days, valid_frac=VALID_FRAC, test_frac=TEST_FRAC)
-    select, calib = split_in_two(splits.valid, label=LABEL, seed=seed + 2)
+    counts = data.frame[LABEL].value_counts()
+    sizes = f"{len(data.frame)} labelled rows ({int(counts.get(1, 0))} churned, {int(counts.get(0, 0))} retained)"
+    try:
+        splits = make_splits(data.frame, label=LABEL, seed=seed, id_col=ID, time_col=data.time_col,
+                             horizon_days=data.horizon_days, valid_frac=VALID_FRAC, test_frac=TEST_FRAC)
+        select, calib = split_in_two(splits.valid, label=LABEL, seed=seed + 2)
+    except SplitError as err:
+        raise ChurnInputError(str(err)) from None
+    except ValueError:  # scikit-learn's words on a split too small to make: said in ours
+        raise ChurnInputError(f"{sizes} are too few to split into train, validation and test: a churn model "
+                              "needs at least 5 churned and 5 retained customers in each part (about 40 of "
+                              "each in all)") from None
     parts = ChurnParts(splits.train, select, calib, splits.test,
                        f"{splits.describe()}; validation halved: selection {len(select)} / "
                        f"calibration {len(calib)} rows", time_based=splits.kind == "time-based")

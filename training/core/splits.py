@@ -17,6 +17,10 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 
+class SplitError(ValueError):
+    """Rows that cannot be split honestly; the message says what to change."""
+
+
 @dataclass
 class Splits:
     train: pd.DataFrame
@@ -36,7 +40,7 @@ def make_splits(frame: pd.DataFrame, *, label: str, seed: int, id_col: str | Non
                 valid_frac: float = 0.2, test_frac: float = 0.2) -> Splits:
     """Time-based split when ``time_col`` has several values, else stratified random (by ``label``)."""
     if frame.empty:
-        raise ValueError("no labelled rows to split: the features hold no row with a known label")
+        raise SplitError("no labelled rows to split: the features hold no row with a known label")
     if time_col and time_col in frame.columns and frame[time_col].nunique() > 1:
         return _time_split(frame, label=label, seed=seed, id_col=id_col, time_col=time_col,
                            horizon_days=horizon_days)
@@ -59,13 +63,13 @@ def _time_split(frame: pd.DataFrame, *, label: str, seed: int, id_col: str | Non
         earlier &= ~overlapping
     train = frame[earlier]
     if train.empty or train[label].nunique() < 2:
-        raise ValueError(
+        raise SplitError(
             f"time-based split has no usable training rows before the latest {time_col} {latest.date()} "
             "(or only one class there): build features for earlier cutoffs, at least one horizon apart"
         )
     current = frame[~(times < latest)]
     if id_col and id_col in current.columns and current[id_col].duplicated().any():
-        raise ValueError(f"{id_col} repeats within {time_col} {latest.date()}: expected one row per customer")
+        raise SplitError(f"{id_col} repeats within {time_col} {latest.date()}: expected one row per customer")
     valid, test = _stratified(current, label, 0.5, seed)
     return Splits(train, valid, test, kind="time-based", notes=notes)
 
