@@ -3,7 +3,7 @@
 Tables: generated worlds (raw tables -> ingest -> features, by ``crmlab main``'s cutoff rule) of 2k, 5k
 and 50k customers, churn labels derived from the shared CDNOW sample by the same chain
 (``examples/cdnow/schema.yaml``), generated single-snapshot tables shaped like users' own exports
-(``--tables``, ``bench/churn_tables.py``) and a table of your own (``--table PATH --target COL --id COL``,
+(``--tables``, ``training/world/churn_tables.py``) and a table of your own (``--table PATH --target COL --id COL``,
 read as ``crmlab train churn --table`` reads it). Per table, every contender trains on the same non-test rows of
 ``training.churn.train.prepare`` and is scored once on the same test rows:
 
@@ -39,7 +39,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from churn_tables import TABLES, write_table
 
 from training.churn.inputs import LABEL, ChurnData, from_features_dir, from_table
 from training.churn.train import prepare, train_churn
@@ -48,6 +47,7 @@ from training.core.lgbm import as_lgbm_frame
 from training.core.markdown import markdown_table
 from training.features.from_source import features_from_source
 from training.settings import get_settings
+from training.world.churn_tables import TABLES, write_table
 
 CDNOW_SCHEMA = Path(__file__).resolve().parents[1] / "examples" / "cdnow" / "schema.yaml"
 
@@ -203,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget", type=float, default=60.0, help="tuning seconds for crmlab and FLAML")
     parser.add_argument("--tables", default="",
                         help=f"generated single-snapshot tables, comma-separated, of: {', '.join(TABLES)} "
-                             "(bench/churn_tables.py); 'all' for every one")
+                             "(training/world/churn_tables.py); 'all' for every one")
     parser.add_argument("--table", type=Path, help="your own table (CSV or Parquet), as `crmlab train churn --table`")
     parser.add_argument("--target", help="with --table: the target column")
     parser.add_argument("--id", dest="id_col", help="with --table: the id column")

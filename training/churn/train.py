@@ -444,7 +444,7 @@ def blend_margin(blend: Candidate, single: Candidate) -> float:
     paired per-row difference if that is larger: the simpler model stays unless the blend is better
     beyond chance (one-sided, 5%). The blend's weight and map are chosen on the very rows it is scored on,
     so a gain of about one s.e. is as likely luck as skill. Measured on generated 1,176-row tables with a
-    linear signal (attrition, ``bench/churn_tables.py``, seeds 1-2): blends chosen at a gain of 1.0-1.1 s.e.
+    linear signal (attrition, ``training/world/churn_tables.py``, seeds 1-2): blends chosen at a gain of 1.0-1.1 s.e.
     moved test AUC by -0.0045 and +0.0008 against the logistic alone; on 5,600-row subscription tables
     (seeds 0-2) the blend won by 2.1-2.6 s.e. and stays."""
     if blend.selection_rows is None or single.selection_rows is None:

@@ -26,7 +26,7 @@ PRUNING_REPORT_INTERVAL = 10
 # LightGBM's native categorical splits partition a column's values by their gradient statistics; on a few
 # thousand rows a column of many values with no signal (a US state, a store) lets them fit noise. LightGBM
 # documents these three as the controls for that; searched (with LightGBM's defaults as the warm start)
-# whenever there is a categorical column. On the generated 5,000-row telecom table (``bench/churn_tables.py``,
+# whenever there is a categorical column. On the generated 5,000-row telecom table (``training/world/churn_tables.py``,
 # a 51-value column without signal) a fixed max_cat_threshold=4, min_data_per_group=200 lowered the 5-fold
 # log loss on three seeds (0.2109 -> 0.2056, 0.2146 -> 0.2101, 0.2104 -> 0.2040) about as much as dropping
 # the column did. name -> (low, high, LightGBM default); log scale.

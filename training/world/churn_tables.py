@@ -1,5 +1,5 @@
-"""Generated single-snapshot churn tables for ``bench_churn_quality.py --tables``: what a user's own export
-looks like, not crmlab's feature layout.
+"""Generated single-snapshot churn tables, shaped like a user's own export rather than crmlab's features
+(``bench_churn_quality.py --tables`` and the churn quality tests).
 
 Three shapes that ask different things of model selection, each written as a CSV of text the way exports
 come (``yes``/``no`` flags, numbers with blanks, constant and id-like columns):
