@@ -190,8 +190,11 @@ def sources(args: argparse.Namespace) -> list[tuple[str, Callable[[Path], ChurnD
     if args.table:
         if not (args.target and args.id_col):
             raise SystemExit("--table needs --target COL and --id COL")
-        out.append((args.table.name, lambda w: from_table(args.table.resolve(), target=args.target,
-                                                          id_col=args.id_col, positive=args.positive)))
+        try:  # read once up front: a wrong path or column fails in one line before any training
+            own = from_table(args.table, target=args.target, id_col=args.id_col, positive=args.positive)
+        except ValueError as err:  # TableError, ChurnInputError
+            raise SystemExit(f"--table: {err}") from None
+        out.append((args.table.name, lambda w: own))
     return out
 
 
@@ -213,6 +216,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="give FLAML crmlab's whole wall time on each table, not only its tuning budget")
     parser.add_argument("--out", type=Path, default=Path("bench/out/churn_quality.md"))
     args = parser.parse_args(argv)
+    if args.table:
+        args.table = args.table.resolve()  # the tables are built in a temporary working directory
 
     rows: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
