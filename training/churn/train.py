@@ -171,13 +171,16 @@ def prepare(data: ChurnData, seed: int) -> ChurnParts:
 def tune_lightgbm(data: ChurnData, parts: ChurnParts, run: RunContext):
     """The shared LightGBM search (``core.lgbm_search``) on train / validation (both halves: the calibration
     half is no longer held out, calibration uses out-of-fold predictions); returns (LgbmScorer, tuned)."""
-    from training.core.lgbm import default_trial_params
+    from training.core.lgbm import conservative_trial_params, default_trial_params
     from training.core.lgbm_search import tune_lightgbm as tune
 
     valid = pd.concat([parts.select, parts.calib])
+    has_categories = bool(data.categorical)
+    starts = [default_trial_params(TASK, categorical=has_categories),
+              conservative_trial_params(TASK, categorical=has_categories)]
     tuned = tune((parts.train[data.features], parts.train[LABEL]),
                  (valid[data.features], valid[LABEL]), task=TASK, run=run, categorical=data.categorical,
-                 max_rounds=MAX_ROUNDS, warm_start=default_trial_params(TASK, categorical=bool(data.categorical)))
+                 max_rounds=MAX_ROUNDS, warm_start=starts)
     return LgbmScorer(tuned.booster, data.features, data.categorical), tuned
 
 

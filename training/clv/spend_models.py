@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from training.clv.metrics import normalized_gini
+from training.core.lgbm import CATEGORICAL_DEFAULTS, conservative_trial_params
 
 if TYPE_CHECKING:  # the served model imports this module for ``combine``: no Optuna there
     import lightgbm
@@ -52,9 +53,7 @@ REGISTERED = SINGLE  # what ``crmlab train clv`` searches (see the module docstr
 _BOOSTERS = {"tweedie": 1, "l2_log1p": 1, "huber": 1, "two_part": 2}
 # The first trial of a search: a regularised configuration (small trees, strong L2, slow learning rate), the
 # sane default for a few thousand customers (measured better than LightGBM's defaults on every bench table).
-CONSERVATIVE = {"learning_rate": 0.03, "num_leaves": 8, "min_child_samples": 60, "feature_fraction": 0.8,
-                "bagging_fraction": 0.8, "bagging_freq": 1, "lambda_l1": 1e-8, "lambda_l2": 1.0,
-                "limit_depth": False, "tweedie_variance_power": 1.5, "huber_alpha_x_mean": 1.0}
+CONSERVATIVE = {**conservative_trial_params("tweedie"), "huber_alpha_x_mean": 1.0}
 
 
 @dataclass(frozen=True)
@@ -173,11 +172,14 @@ def blend_parts(outputs: list[np.ndarray]) -> list[np.ndarray]:
     return parts
 
 
-def objective_params(trial: optuna.Trial | optuna.trial.FixedTrial, objective: str, y: pd.Series) -> dict:
-    """Core search space plus what the objective itself needs."""
+def objective_params(trial: optuna.Trial | optuna.trial.FixedTrial, objective: str, y: pd.Series, *,
+                     categorical: bool = False) -> dict:
+    """Core search space (with its categorical part when the data has categorical columns) plus what the
+    objective itself needs."""
     from training.core.lgbm import suggest_lgbm_params
 
-    params = suggest_lgbm_params(trial, "tweedie" if objective == "tweedie" else "regression")
+    params = suggest_lgbm_params(trial, "tweedie" if objective == "tweedie" else "regression",
+                                 categorical=categorical)
     if objective in ("huber", "blend"):
         positive = float(y[y > 0].mean()) if (y > 0).any() else 1.0
         params["alpha"] = trial.suggest_float("huber_alpha_x_mean", 0.2, 5.0, log=True) * positive
@@ -290,12 +292,15 @@ def tune_spend_model(train: tuple[pd.DataFrame, pd.Series], valid: tuple[pd.Data
     k = kfold_count(len(x_all), run.settings) if every_row else 0
     groups = np.arange(len(x_all)) if groups is None else np.asarray(groups)
     folds = group_folds(groups, k, run.seed) if k else []
-    warm = {**CONSERVATIVE, "objective": objectives[0]}
+    # LightGBM's own categorical settings in the first trial: with categorical columns it is the same model
+    # as before the categorical part joined the search (the one-SE rule keeps it unless clearly beaten).
+    cat_defaults = CATEGORICAL_DEFAULTS if categorical else {}
+    warm = {**CONSERVATIVE, **cat_defaults, "objective": objectives[0]}
     best: dict[str, Any] = {}
 
     def build(trial) -> Choice:
         objective = trial.suggest_categorical("objective", list(objectives))
-        params = {**objective_params(trial, objective, train[1]), "seed": run.seed}
+        params = {**objective_params(trial, objective, train[1], categorical=bool(categorical)), "seed": run.seed}
         if folds:
             return _cross_fitted(objective, params, (x_all, y_all), folds, categorical, scale)
         return _split_fitted(objective, params, train, valid, categorical, scale)
@@ -313,7 +318,8 @@ def tune_spend_model(train: tuple[pd.DataFrame, pd.Series], valid: tuple[pd.Data
                       timeout=run.timeout, seed=run.seed, storage=run.storage, settings=run.settings,
                       warm_start=warm)
     if best.get("number") != study.best_trial.number:  # a resumed study's best came from an earlier run
-        best.update(choice=build(optuna.trial.FixedTrial(study.best_trial.params)))
+        # a study begun by an older crmlab may lack parameters the space has gained: LightGBM's defaults
+        best.update(choice=build(optuna.trial.FixedTrial({**cat_defaults, **study.best_trial.params})))
     choice: Choice = best["choice"]
     how = f"{k}-fold cross-validation over {len(x_all)} rows (grouped by customer)" if k else \
         f"one validation split ({len(valid[0])} rows)"

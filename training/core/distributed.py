@@ -107,7 +107,7 @@ def run_shared_study(
     direction: Literal["minimize", "maximize"], trials: int, timeout: float | None, seed: int,
     storage_url: str, heartbeat_s: int, pruner: optuna.pruners.BasePruner,
     callbacks: list[Callable[[optuna.Study, optuna.trial.FrozenTrial], None]],
-    warm_start: dict | None = None,
+    warm_start: list[dict] | None = None,
 ) -> optuna.Study:
     """Work on the job ``study_name`` until its budget is used; return the study if this process finishes it.
 
@@ -155,8 +155,9 @@ def run_shared_study(
                 waiting = optuna.trial.TrialState.WAITING in states
                 in_time = deadline is None or time.monotonic() < deadline
                 if waiting or (live < budget and in_time):
-                    if warm_start and not states:
-                        study.enqueue_trial(warm_start)
+                    if not states:
+                        for start in warm_start or []:
+                            study.enqueue_trial(start)
                     study.optimize(locked_objective, n_trials=1, callbacks=callbacks, catch=())
                     continue
                 if optuna.trial.TrialState.RUNNING not in states:

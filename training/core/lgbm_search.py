@@ -57,10 +57,11 @@ class TunedBooster:
 def tune_lightgbm(train: tuple[pd.DataFrame, pd.Series], valid: tuple[pd.DataFrame, pd.Series], *,
                   task: Task, run: RunContext, categorical: list[str] | None = None,
                   extra_params: dict[str, Any] | None = None, max_rounds: int = 2000,
-                  warm_start: dict | None = None) -> TunedBooster:
+                  warm_start: dict | list[dict] | None = None) -> TunedBooster:
     """Minimise the validation ``metric`` (``extra_params["metric"]``, else the task's) over the core space.
 
-    ``warm_start``: searched-parameter values evaluated first in a new study (``lgbm.default_trial_params``).
+    ``warm_start``: searched-parameter values (one set or several) evaluated first in a new study
+    (``lgbm.default_trial_params``, ``lgbm.conservative_trial_params``).
     """
     extra = dict(extra_params or {})
     metric = extra.get("metric", METRIC[task])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Literal
 
 import optuna
@@ -24,16 +24,18 @@ PRUNER_WARMUP_STEPS = 20
 def run_study(
     objective: Callable[[optuna.Trial], float], *, study_name: str,
     direction: Literal["minimize", "maximize"], trials: int, timeout: float | None,
-    seed: int, storage: str | None, settings: Settings, warm_start: dict | None = None,
+    seed: int, storage: str | None, settings: Settings, warm_start: dict | Sequence[dict] | None = None,
 ) -> optuna.Study:
     """Run (or resume: ``load_if_exists``) a study and log every trial as a nested MLflow run.
 
     ``timeout`` of ``None`` or ``0`` means no time limit; ``trials`` counts new trials for this call.
     With ``settings.study`` set, the call is one worker of a distributed job on that study (``trials`` is
     the job's total; ``training.core.distributed``).
-    ``warm_start`` (optional): parameters of a known-good configuration evaluated as the first trial
-    of a new study (e.g. ``lgbm.default_trial_params``), so a tiny budget still yields a sane model.
+    ``warm_start`` (optional): parameters of a known-good configuration (or several, in order) evaluated
+    as the first trials of a new study (e.g. ``lgbm.default_trial_params``), so a tiny budget still yields
+    a sane model.
     """
+    starts = warm_starts(warm_start)
     if trials < 1:
         raise ValueError(f"trials must be at least 1 (got {trials}); pass --trials 1 or more")
     pruner = optuna.pruners.MedianPruner(n_startup_trials=PRUNER_STARTUP_TRIALS, n_warmup_steps=PRUNER_WARMUP_STEPS)
@@ -43,7 +45,7 @@ def run_study(
         return run_shared_study(
             objective, study_name=settings.study, direction=direction, trials=trials, timeout=timeout, seed=seed,
             storage_url=storage or settings.default_optuna_storage(), heartbeat_s=settings.heartbeat_s,
-            pruner=pruner, callbacks=[_log_trial_run(settings.study)], warm_start=warm_start,
+            pruner=pruner, callbacks=[_log_trial_run(settings.study)], warm_start=starts,
         )
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(
@@ -54,8 +56,9 @@ def run_study(
         sampler=optuna.samplers.TPESampler(seed=seed),
         pruner=pruner,
     )
-    if warm_start and not study.trials:
-        study.enqueue_trial(warm_start)
+    if not study.trials:
+        for start in starts:
+            study.enqueue_trial(start)
     study.optimize(
         objective,
         n_trials=trials,
@@ -69,6 +72,13 @@ def run_study(
             "raise --trials or --timeout"
         )
     return study
+
+
+def warm_starts(warm_start: dict | Sequence[dict] | None) -> list[dict]:
+    """One warm start or several -> the list to enqueue, in order."""
+    if not warm_start:
+        return []
+    return [warm_start] if isinstance(warm_start, dict) else [dict(s) for s in warm_start]
 
 
 def _log_trial_run(study_name: str) -> Callable[[optuna.Study, optuna.trial.FrozenTrial], None]:

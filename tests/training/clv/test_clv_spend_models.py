@@ -122,3 +122,26 @@ def test_cross_fitted_choice_is_scored_out_of_fold(stacked):
     assert choice.tuned_rows[0] == pytest.approx(0.8 * len(x), rel=0.05)
     in_sample = combine("tweedie", [refit_objective(choice, (x, y), [], seed=0)[0].predict(x)])
     assert choice.value < normalized_gini(y, in_sample) - 0.05
+
+
+def test_categorical_columns_add_the_categorical_part_to_the_search(stacked):
+    """The CLV search shares churn's categorical controls; its first trial keeps LightGBM's own settings."""
+    from training.core.lgbm import CATEGORICAL_DEFAULTS, CATEGORICAL_SPACE
+
+    p = stacked
+    rng = np.random.default_rng(0)
+
+    def with_store(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame[p.features].assign(store=rng.choice([f"s{i}" for i in range(20)], len(frame)))
+
+    train = with_store(p.train), p.train[LABEL].astype(float)
+    valid = with_store(p.valid), p.valid[LABEL].astype(float)
+    settings = get_settings()
+    with tracked_run(settings, "clv-categorical"):
+        run = RunContext(family="clv", model_name="clv", seed=0, trials=3, timeout=None, storage=None,
+                         study_name="categorical", settings=settings, plots_dir=Path("."), files_dir=Path("."))
+        tuned = tune_spend_model(train, valid, run=run, categorical=["store"], scale=p.lgbm_scale)
+    first, *rest = tuned.study.trials
+    assert {k: first.params[k] for k in CATEGORICAL_SPACE} == CATEGORICAL_DEFAULTS
+    assert all(set(CATEGORICAL_SPACE) <= set(t.params) for t in rest)
+    assert {t.params["max_cat_threshold"] for t in tuned.study.trials} != {CATEGORICAL_DEFAULTS["max_cat_threshold"]}

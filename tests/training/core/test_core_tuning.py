@@ -65,6 +65,15 @@ def test_warm_start_is_the_first_trial_of_a_new_study_only():
     assert [t.params for t in resumed.trials].count(start) == 1
 
 
+def test_several_warm_starts_are_the_first_trials_in_order():
+    settings = get_settings()
+    starts = [{"x": 1.5, "y": 3}, {"x": -2.0, "y": 1}]
+    with tracked_run(settings, "tune"):
+        study = run_study(_quadratic, study_name="w2", direction="minimize", trials=4, timeout=None, seed=0,
+                          storage=None, settings=settings, warm_start=starts)
+    assert [t.params for t in study.trials[:2]] == starts and len(study.trials) == 4
+
+
 def test_pruned_trials_are_logged_with_their_state():
     def curve(trial: optuna.Trial) -> float:
         level = trial.suggest_float("level", 0, 10)
