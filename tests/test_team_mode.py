@@ -236,12 +236,15 @@ def _kill_a_worker_mid_trial(study: str, storage: str, job: subprocess.Popen, lo
     """kill -9 the worker of a RUNNING trial (not the first, warm-start one); returns (trial number, pid)."""
     import optuna
 
+    # One storage for the whole poll: ``load_study`` with a URL builds a new engine (and connection pool) on
+    # every call, and polling every 0.1 s on a slow machine then exhausts PostgreSQL's max_connections.
+    rdb = optuna.storages.RDBStorage(storage)
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
         if job.poll() is not None:
             pytest.fail(f"the job ended before a worker could be killed:\n{log.read_text()[-3000:]}")
         try:
-            trials = optuna.load_study(study_name=study, storage=storage).get_trials(deepcopy=False)
+            trials = optuna.load_study(study_name=study, storage=rdb).get_trials(deepcopy=False)
         except KeyError:  # the study does not exist yet
             trials = []
         for trial in trials:

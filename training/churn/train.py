@@ -142,7 +142,8 @@ def load_churn_data(features_dir: str | Path | None = None, *, table: str | Path
 
 
 def prepare(data: ChurnData, seed: int) -> ChurnParts:
-    """Honest split (core ``make_splits``), then validation halved into selection and calibration."""
+    """Honest split (core ``make_splits``), then validation halved: the selection half chooses the logistic C
+    on tables too large for K-fold; calibration uses out-of-fold predictions of every non-test row."""
     from training.core.splits import SplitError, make_splits, split_in_two
 
     counts = data.frame[LABEL].value_counts()
@@ -157,9 +158,8 @@ def prepare(data: ChurnData, seed: int) -> ChurnParts:
         raise ChurnInputError(f"{sizes} are too few to split into train, validation and test: a churn model "
                               "needs at least 5 churned and 5 retained customers in each part (about 40 of "
                               "each in all)") from None
-    parts = ChurnParts(splits.train, select, calib, splits.test,
-                       f"{splits.describe()}; validation halved: selection {len(select)} / "
-                       f"calibration {len(calib)} rows", time_based=splits.kind == "time-based")
+    parts = ChurnParts(splits.train, select, calib, splits.test, splits.describe(),
+                       time_based=splits.kind == "time-based")
     for name in ("train", "select", "calib", "test"):
         counts = getattr(parts, name)[LABEL].value_counts()
         if len(counts) < 2 or counts.min() < 5:
@@ -344,7 +344,10 @@ def fit(data: ChurnData, run: RunContext) -> Fitted:
               f"refit on all {len(rows)} non-test rows ({rounds} rounds for {tuned_rows} rows scaled to "
               f"{scaled_rounds(rounds, tuned_rows, len(rows))})")
     mlflow.log_params({"served_as": "cross-fit" if crossfit else "refit"})
-    notes.append(f"LightGBM tuned by {tuned.how}; {served}; "
+    c_rule = (f"{folds}-fold cross-validated log loss over {len(rows)} rows" if folds else
+              f"log loss on {len(parts.select)} validation rows (the selection half)")
+    notes.append(f"LightGBM tuned by {tuned.how}; {served}; logistic C = "
+                 f"{baseline.pipeline.named_steps['model'].C:g} chosen by {c_rule}; "
                  f"calibration chosen and fitted on {REFIT_FOLDS}-fold out-of-fold predictions of {calibrated_on}")
     chosen = _choose(candidates)
     notes.append(f"registered {chosen.name}: calibrated validation log loss "
