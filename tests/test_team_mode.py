@@ -249,7 +249,9 @@ def _kill_a_worker_mid_trial(study: str, storage: str, job: subprocess.Popen, lo
             trials = []
         for trial in trials:
             worker = trial.user_attrs.get("crmlab.worker")
-            if trial.state == optuna.trial.TrialState.RUNNING and worker and trial.number >= 1:
+            # both attributes set (the run first): killed earlier, the trial could not name its run
+            named = worker and "crmlab.worker_run" in trial.user_attrs
+            if trial.state == optuna.trial.TrialState.RUNNING and named and trial.number >= 1:
                 pid = int(worker.rsplit(":", 1)[1])
                 os.kill(pid, signal.SIGKILL)
                 return trial.number, pid

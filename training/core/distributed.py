@@ -135,9 +135,9 @@ def run_shared_study(
 
     def locked_objective(trial: optuna.Trial) -> float:
         lock.release()  # the trial exists: other workers may count and ask now
-        trial.set_user_attr(WORKER_ATTR, me)
-        if run_id:
+        if run_id:  # first: a trial that names its worker already names the run to end if that worker dies
             trial.set_user_attr(RUN_ATTR, run_id)
+        trial.set_user_attr(WORKER_ATTR, me)
         return objective(trial)
 
     try:
