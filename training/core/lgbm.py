@@ -7,11 +7,13 @@ re-weight the positive class. Early stopping picks the number of rounds, so it i
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import lightgbm
-import optuna
 import pandas as pd
+
+if TYPE_CHECKING:  # served models import this module (CLV's spend models): no Optuna on that path
+    import optuna
 
 Task = Literal["binary", "regression", "tweedie"]
 

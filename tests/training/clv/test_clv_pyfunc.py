@@ -119,3 +119,13 @@ def test_clv_gate_refuses_a_model_ranking_below_the_better_baseline():
     assert not gate.checks(worse, holdout)["gini_not_below_best_baseline"]  # beats nothing but past spend
     # A holdout given by hand, without baselines: no such check.
     assert "gini_not_below_best_baseline" not in gate.checks(good, holdout[["future_spend"]])
+
+
+def test_the_served_model_does_not_import_optuna():
+    """Loading a CLV model in the model server needs LightGBM, not the tuning stack."""
+    import subprocess
+    import sys
+
+    code = "import sys, training.clv.pyfunc; print('optuna' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
