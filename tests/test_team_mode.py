@@ -233,7 +233,7 @@ def test_two_workers_share_one_study_and_survive_a_killed_worker(team, monkeypat
 
 
 def _kill_a_worker_mid_trial(study: str, storage: str, job: subprocess.Popen, log: Path) -> tuple[int, int]:
-    """kill -9 the worker of a RUNNING trial (not the first, warm-start one); returns (trial number, pid)."""
+    """kill -9 the worker of a RUNNING trial other than trial 0 (the first warm start); returns (trial number, pid)."""
     import optuna
 
     # One storage for the whole poll: ``load_study`` with a URL builds a new engine (and connection pool) on
