@@ -3,12 +3,11 @@
 Data use (the test split is scored once, after every choice is made):
 
 - LightGBM tuning (``core.lgbm_search``): on small tables (train + validation at most
-  ``settings.kfold_max_rows``) K-fold cross-validation over train and both validation halves picks the
-  configuration and its rounds; on larger ones, fitted on train, early-stopped and scored on the whole
-  validation part;
+  ``settings.kfold_max_rows``) K-fold cross-validation over train and validation picks the configuration and
+  its rounds; on larger ones, fitted on train, early-stopped and scored on the validation part;
 - logistic baseline: its C grid is chosen by the same rule: on small tables by K-fold cross-validated log
-  loss over every non-test row, on larger ones fitted on train and chosen on the validation *selection* half;
-- every non-test row (train + both validation halves): 5-fold out-of-fold predictions (of every row on a
+  loss over every non-test row, on larger ones fitted on train and chosen on the validation part;
+- every non-test row (train + validation): 5-fold out-of-fold predictions (of every row on a
   random split; of the latest cutoff's rows, the scored period, on a time-based one:
   ``ChurnParts.calibration_rows``) choose and fit the calibration map and decide LightGBM vs baseline
   (cross-fitted calibrated log loss). What is served for LightGBM (``settings.churn_served``): by default
@@ -44,7 +43,7 @@ from training.churn.calibration import Calibrator, choose_calibrator
 from training.churn.gate import BASELINE_PREFIX
 from training.churn.inputs import ID, LABEL, ChurnData, ChurnInputError, from_features_dir, from_table
 from training.churn.model import OUTPUT_COLUMNS, ChurnModel
-from training.churn.scorers import LgbmScorer, LinearScorer, fit_baseline
+from training.churn.scorers import LgbmScorer, LinearScorer, baseline_setting, fit_baseline
 from training.core.evaluation import binary_metrics
 from training.core.family import Fitted, ModelCard, RunContext, TrainResult
 from training.core.lgbm_search import kfold_count, scaled_rounds
@@ -55,8 +54,9 @@ FAMILY = "churn"
 TASK = "binary"
 OBJECTIVE = "validation log loss"
 METRIC_NAMES = ("roc_auc", "pr_auc", "log_loss", "brier", "ece")
-# Random splits: train 50% / validation 30% (selection 15 + calibration 15) / test 20%; calibration
-# and the baseline decision need enough rows of their own.
+# Random splits: train 50% / validation 30% / test 20%. Validation early-stops and scores LightGBM and
+# chooses the logistic C on tables too large for K-fold; calibration and the choice between candidates use
+# out-of-fold predictions of every non-test row.
 VALID_FRAC, TEST_FRAC = 0.3, 0.2
 MAX_ROUNDS = 1000  # with learning_rate >= 0.01 and early stopping, churn data never needs more
 REFIT_FOLDS = 5
@@ -72,8 +72,7 @@ INPUT_EXAMPLE_ROWS = 5
 @dataclass
 class ChurnParts:
     train: pd.DataFrame
-    select: pd.DataFrame
-    calib: pd.DataFrame
+    valid: pd.DataFrame
     test: pd.DataFrame
     description: str
     time_based: bool = False
@@ -81,7 +80,7 @@ class ChurnParts:
     @property
     def fit_rows(self) -> pd.DataFrame:
         """Every non-test row: what the chosen configuration is refitted on."""
-        return pd.concat([self.train, self.select, self.calib])
+        return pd.concat([self.train, self.valid])
 
     @property
     def calibration_rows(self) -> np.ndarray:
@@ -93,7 +92,7 @@ class ChurnParts:
         on all periods averages the shift in and leaves the scored period miscalibrated. The map's shape
         is fitted on every row all the same (``calibration.choose_calibrator``'s ``level_on``).
         """
-        latest = np.r_[np.zeros(len(self.train), bool), np.ones(len(self.select) + len(self.calib), bool)]
+        latest = np.r_[np.zeros(len(self.train), bool), np.ones(len(self.valid), bool)]
         return latest if self.time_based else np.ones(len(latest), bool)
 
 
@@ -142,25 +141,23 @@ def load_churn_data(features_dir: str | Path | None = None, *, table: str | Path
 
 
 def prepare(data: ChurnData, seed: int) -> ChurnParts:
-    """Honest split (core ``make_splits``), then validation halved: the selection half chooses the logistic C
-    on tables too large for K-fold; calibration uses out-of-fold predictions of every non-test row."""
-    from training.core.splits import SplitError, make_splits, split_in_two
+    """Honest split (core ``make_splits``), each part with at least 5 churned and 5 retained customers."""
+    from training.core.splits import SplitError, make_splits
 
     counts = data.frame[LABEL].value_counts()
     sizes = f"{len(data.frame)} labelled rows ({int(counts.get(1, 0))} churned, {int(counts.get(0, 0))} retained)"
     try:
         splits = make_splits(data.frame, label=LABEL, seed=seed, id_col=ID, time_col=data.time_col,
                              horizon_days=data.horizon_days, valid_frac=VALID_FRAC, test_frac=TEST_FRAC)
-        select, calib = split_in_two(splits.valid, label=LABEL, seed=seed + 2)
     except SplitError as err:
         raise ChurnInputError(str(err)) from None
     except ValueError:  # scikit-learn's words on a split too small to make: said in ours
         raise ChurnInputError(f"{sizes} are too few to split into train, validation and test: a churn model "
-                              "needs at least 5 churned and 5 retained customers in each part (about 40 of "
+                              "needs at least 5 churned and 5 retained customers in each part (about 25 of "
                               "each in all)") from None
-    parts = ChurnParts(splits.train, select, calib, splits.test, splits.describe(),
+    parts = ChurnParts(splits.train, splits.valid, splits.test, splits.describe(),
                        time_based=splits.kind == "time-based")
-    for name in ("train", "select", "calib", "test"):
+    for name in ("train", "valid", "test"):
         counts = getattr(parts, name)[LABEL].value_counts()
         if len(counts) < 2 or counts.min() < 5:
             raise ChurnInputError(f"the {name} part has fewer than 5 churned or 5 retained customers "
@@ -169,12 +166,12 @@ def prepare(data: ChurnData, seed: int) -> ChurnParts:
 
 
 def tune_lightgbm(data: ChurnData, parts: ChurnParts, run: RunContext):
-    """The shared LightGBM search (``core.lgbm_search``) on train / validation (both halves: the calibration
-    half is no longer held out, calibration uses out-of-fold predictions); returns (LgbmScorer, tuned)."""
+    """The shared LightGBM search (``core.lgbm_search``) on train / validation, starting from LightGBM's defaults
+    and a regularised configuration; returns (LgbmScorer, tuned)."""
     from training.core.lgbm import conservative_trial_params, default_trial_params
     from training.core.lgbm_search import tune_lightgbm as tune
 
-    valid = pd.concat([parts.select, parts.calib])
+    valid = parts.valid
     has_categories = bool(data.categorical)
     starts = [default_trial_params(TASK, categorical=has_categories),
               conservative_trial_params(TASK, categorical=has_categories)]
@@ -313,11 +310,11 @@ def fit(data: ChurnData, run: RunContext) -> Fitted:
     study = tuned.study
     rows = parts.fit_rows
     # the logistic C: K-fold over every non-test row on small tables (LightGBM's tuning rule), else the
-    # selection half of validation
+    # validation part
     folds = kfold_count(len(rows), run.settings)
     c_rows = rows if folds else parts.train
     baseline, c_losses = fit_baseline((c_rows[data.features], c_rows[LABEL]),
-                                      None if folds else (parts.select[data.features], parts.select[LABEL]),
+                                      None if folds else (parts.valid[data.features], parts.valid[LABEL]),
                                       features=data.features, categorical=data.categorical, seed=run.seed,
                                       folds=folds)
     rounds, tuned_rows = tuned.best_iteration, tuned.tuned_rows
@@ -345,9 +342,10 @@ def fit(data: ChurnData, run: RunContext) -> Fitted:
               f"{scaled_rounds(rounds, tuned_rows, len(rows))})")
     mlflow.log_params({"served_as": "cross-fit" if crossfit else "refit"})
     c_rule = (f"{folds}-fold cross-validated log loss over {len(rows)} rows" if folds else
-              f"log loss on {len(parts.select)} validation rows (the selection half)")
-    notes.append(f"LightGBM tuned by {tuned.how}; {served}; logistic C = "
-                 f"{baseline.pipeline.named_steps['model'].C:g} chosen by {c_rule}; "
+              f"log loss on {len(parts.valid)} validation rows")
+    scaling, c = baseline_setting(baseline.pipeline)
+    notes.append(f"LightGBM tuned by {tuned.how}; {served}; logistic C = {c:g} with {scaling} scaling, chosen by "
+                 f"{c_rule}; "
                  f"calibration chosen and fitted on {REFIT_FOLDS}-fold out-of-fold predictions of {calibrated_on}")
     chosen = _choose(candidates)
     notes.append(f"registered {chosen.name}: calibrated validation log loss "
@@ -480,14 +478,14 @@ def _test_metrics(candidates: dict[str, Candidate], chosen: Candidate, x: pd.Dat
 
 
 def _log_baseline_run(baseline: LinearScorer, candidate: Candidate, c_losses: dict[str, float]) -> None:
-    """The baseline's own nested run: its C grid, chosen C, calibration and validation scores."""
+    """The baseline's own nested run: its grid, chosen scaling and C, calibration and validation scores."""
     import mlflow
 
-    model = baseline.pipeline.named_steps["model"]
+    scaling, c = baseline_setting(baseline.pipeline)
     with mlflow.start_run(run_name="baseline-logistic", nested=True):
         mlflow.set_tag("crmlab.candidate", "logistic")
-        mlflow.log_params({"C": model.C, "calibration": candidate.calibrator.method,
-                           "pipeline": "median impute + indicators, scale, one-hot, L2 logistic"})
+        mlflow.log_params({"C": c, "scaling": scaling, "calibration": candidate.calibrator.method,
+                           "pipeline": "median impute + indicators, [Yeo-Johnson,] scale, one-hot, L2 logistic"})
         mlflow.log_metrics({f"select_log_loss_{k}": v for k, v in c_losses.items()}
                            | {"valid_log_loss": candidate.valid_log_loss,
                               "valid_roc_auc": candidate.valid_auc})

@@ -85,7 +85,7 @@ def _stratified(frame: pd.DataFrame, label: str, second_frac: float, seed: int) 
 
 def split_in_two(frame: pd.DataFrame, *, label: str, seed: int, second_frac: float = 0.5
                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Stratified halves of a validation set, e.g. a selection part and a calibration part."""
+    """Stratified halves of a labelled set, e.g. a calibration part and a holdout part (``monitoring.recalibrate``)."""
     return _stratified(frame, label, second_frac, seed)
 
 
