@@ -3,11 +3,10 @@
 Why: scikit-learn validates, copies and dispatches on every ``transform`` / ``predict_proba`` call; on one
 row that is about 10 ms per call, against a few tens of microseconds of arithmetic. ``LinearMirror`` is
 derived once from the pipeline's public fitted attributes (``SimpleImputer.statistics_``,
-``indicator_.features_``, ``PowerTransformer.lambdas_``, ``StandardScaler.mean_`` / ``scale_``,
-``OneHotEncoder.categories_``, ``coef_``, ``intercept_``, ``get_feature_names_out``) and recomputes the same
-design matrix, probability and contributions with numpy, vectorised: one row or a million (Yeo-Johnson through
-``scipy.stats.yeojohnson``, the function ``PowerTransformer.transform`` itself calls). The pipeline stays the
-fitted and stored object; the mirror is never persisted.
+``indicator_.features_``, ``StandardScaler.mean_`` / ``scale_``, ``OneHotEncoder.categories_``,
+``coef_``, ``intercept_``, ``get_feature_names_out``) and recomputes the same design matrix, probability
+and contributions with numpy (vectorised: one row or a million). The pipeline stays the fitted and stored
+object; the mirror is never persisted.
 
 Only the configuration crmlab fits (``scorers._pipeline``) is mirrored: ``mirror_of`` raises
 ``UnsupportedPipeline`` for anything else (a ``drop``, infrequent categories, ``keep_empty_features``,
@@ -24,7 +23,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from scipy.special import expit
-from scipy.stats import yeojohnson
 
 MISSING = "missing"  # what a missing category becomes
 _FLOAT_DTYPES = (np.dtype(np.float64), np.dtype(np.float32), np.dtype(np.float16))  # sklearn's FLOAT_DTYPES
@@ -61,8 +59,7 @@ def as_category_strings(column: pd.Series) -> pd.Series:
 
 @dataclass(frozen=True)
 class NumericBlock:
-    """Median imputation (+ missing indicators), a Yeo-Johnson transform if fitted, then standardisation: as
-    ``SimpleImputer`` [+ ``PowerTransformer(standardize=False)``] + ``StandardScaler``."""
+    """Median imputation (+ missing indicators) then standardisation, as ``SimpleImputer`` + ``StandardScaler``."""
 
     columns: list[str]
     fill: np.ndarray        # imputer statistics of the kept columns
@@ -70,7 +67,6 @@ class NumericBlock:
     indicator: np.ndarray   # input columns with a missing indicator (after the kept ones)
     mean: np.ndarray | None  # scaler, over kept + indicator columns (None: with_mean=False)
     scale: np.ndarray | None  # (None: with_std=False)
-    lambdas: np.ndarray | None = None  # Yeo-Johnson, over kept + indicator columns (None: no transform)
 
     @property
     def width(self) -> int:
@@ -85,9 +81,6 @@ class NumericBlock:
         imputed[:] = values if len(self.kept) == values.shape[1] else values[:, self.kept]
         np.copyto(imputed, self.fill.astype(values.dtype), where=missing[:, self.kept])
         block[:, len(self.kept):] = missing[:, self.indicator]
-        if self.lambdas is not None:  # the very function PowerTransformer.transform calls, column by column
-            for j, lmbda in enumerate(self.lambdas):
-                block[:, j] = yeojohnson(block[:, j], lmbda)
         if self.mean is not None:
             block -= self.mean.astype(block.dtype)  # the scaler casts its mean and scale to the data's dtype
         if self.scale is not None:
@@ -216,13 +209,10 @@ def mirror_of(pipeline) -> LinearMirror:
 
 def _numeric(transformer, columns: list[str]) -> NumericBlock:
     steps = dict(getattr(transformer, "named_steps", {}))
-    imputer, power, scaler = steps.get("impute"), steps.get("power"), steps.get("scale")
-    if (list(steps) not in (["impute", "scale"], ["impute", "power", "scale"])
-            or type(imputer).__name__ != "SimpleImputer" or type(scaler).__name__ != "StandardScaler"):
-        raise UnsupportedPipeline("numeric part: only SimpleImputer [+ PowerTransformer] + StandardScaler is mirrored")
-    if power is not None and (type(power).__name__ != "PowerTransformer" or power.method != "yeo-johnson"
-                              or power.standardize):
-        raise UnsupportedPipeline("numeric part: only PowerTransformer(method='yeo-johnson', standardize=False)")
+    imputer, scaler = steps.get("impute"), steps.get("scale")
+    if (list(steps) != ["impute", "scale"] or type(imputer).__name__ != "SimpleImputer"
+            or type(scaler).__name__ != "StandardScaler"):
+        raise UnsupportedPipeline("numeric part: only SimpleImputer + StandardScaler is mirrored")
     if not _is_nan(imputer.missing_values) or imputer.keep_empty_features:
         raise UnsupportedPipeline("numeric part: only missing_values=NaN without keep_empty_features")
     statistics = np.asarray(imputer.statistics_, dtype=float)
@@ -232,8 +222,7 @@ def _numeric(transformer, columns: list[str]) -> NumericBlock:
         raise UnsupportedPipeline("numeric part: the missing indicator must look for NaN, never raising")
     flagged = np.asarray(indicator.features_, dtype=int) if indicator is not None else np.array([], dtype=int)
     return NumericBlock(columns, statistics[kept], kept, flagged,
-                        scaler.mean_ if scaler.with_mean else None, scaler.scale_ if scaler.with_std else None,
-                        None if power is None else np.asarray(power.lambdas_, dtype=float))
+                        scaler.mean_ if scaler.with_mean else None, scaler.scale_ if scaler.with_std else None)
 
 
 def _categorical(encoder, columns: list[str]) -> CategoricalBlock:

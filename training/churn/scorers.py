@@ -4,8 +4,7 @@
   prediction) by default, or LightGBM's exact tree SHAP values (``pred_contrib``, about 15x) on request:
   see ``training.core.lgbm_contrib``.
 - ``LinearScorer``: the baseline, a scikit-learn pipeline (median imputation with missing indicators +
-  standardisation for numbers, after a Yeo-Johnson transform where cross-validation prefers it, "missing" +
-  one-hot for categories, L2 logistic regression). Its
+  standardisation for numbers, "missing" + one-hot for categories, L2 logistic regression). Its
   contributions are coefficient x (value - training mean) in the transformed space, summed back to the
   original feature, which for a linear model is exactly its SHAP value (whatever method is asked). Served
   through a numpy mirror of the fitted pipeline (``training.churn.linear_numpy``; one row's probability
@@ -37,11 +36,6 @@ from training.core import lgbm_contrib, lgbm_predict
 from training.core.crossfit import log_odds_average
 
 logger = logging.getLogger(__name__)
-# The logistic baseline's grid, searched by ``fit_baseline``: how numbers are scaled x the L2 strength C.
-# "yeo-johnson" (``PowerTransformer``, then standardised) puts skewed amounts (spend, charges, income) where
-# one coefficient fits them; on the export-shaped subscription tables it lowered the cross-validated log loss
-# by 0.003-0.005 and is chosen there; where numbers are near-symmetric the search keeps "standard".
-BASELINE_SCALINGS = ("standard", "yeo-johnson")
 BASELINE_C_GRID = (0.01, 0.1, 1.0, 10.0)
 _FAST = "_fast_linear"  # LinearScorer attribute caching its numpy mirror (derived, never stored)
 
@@ -206,67 +200,53 @@ def linear_frame(x: pd.DataFrame, categorical: list[str]) -> pd.DataFrame:
 def fit_baseline(train: tuple[pd.DataFrame, pd.Series], select: tuple[pd.DataFrame, pd.Series] | None, *,
                  features: list[str], categorical: list[str], seed: int, folds: int = 0
                  ) -> tuple[LinearScorer, dict[str, float]]:
-    """Fit the logistic baseline for each scaling x C of the grid; keep the best by log loss on ``select``, or,
-    with ``folds``, by ``folds``-fold cross-validated log loss over ``train`` (``select`` unused): the
-    small-table rule LightGBM's tuning follows too (``lgbm_search.kfold_count``), because a selection part of
-    a few hundred rows picks C by chance (issue 14). With no numeric feature the scalings are one model, and
-    only "standard" is fitted.
+    """Fit the logistic baseline for each C in the grid; keep the best by log loss on ``select``, or, with
+    ``folds``, by ``folds``-fold cross-validated log loss over ``train`` (``select`` unused): the small-table
+    rule LightGBM's tuning follows too (``lgbm_search.kfold_count``), because a selection part of a few
+    hundred rows picks C by chance (issue 14).
 
-    Returns the chosen scorer, fitted on ``train``, and the log loss of every pair
-    (``"standard_C_0.1": loss``).
+    Returns the chosen scorer, fitted on ``train``, and the log loss of every C (``"C_0.1": loss``).
     """
     from sklearn.metrics import log_loss
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
     x = linear_frame(train[0][features], categorical)
-    scalings = BASELINE_SCALINGS if len(categorical) < len(features) else BASELINE_SCALINGS[:1]
-    losses: dict[tuple[str, float], float] = {}
-    for scaling in scalings:
-        for c in BASELINE_C_GRID:
-            pipeline = _pipeline(features, categorical, c, seed, scaling)
-            if folds:
-                cv = StratifiedKFold(folds, shuffle=True, random_state=seed)
-                p = cross_val_predict(pipeline, x, train[1], cv=cv, method="predict_proba")[:, 1]
-                losses[scaling, c] = float(log_loss(train[1], p, labels=[0, 1]))
-            else:
-                pipeline.fit(x, train[1])
-                p = pipeline.predict_proba(linear_frame(select[0][features], categorical))[:, 1]
-                losses[scaling, c] = float(log_loss(select[1], p, labels=[0, 1]))
-    scaling, c = min(losses, key=losses.__getitem__)
-    scorer = LinearScorer(_pipeline(features, categorical, c, seed, scaling), features, categorical)
+    losses: dict[float, float] = {}
+    for c in BASELINE_C_GRID:
+        pipeline = _pipeline(features, categorical, c, seed)
+        if folds:
+            cv = StratifiedKFold(folds, shuffle=True, random_state=seed)
+            p = cross_val_predict(pipeline, x, train[1], cv=cv, method="predict_proba")[:, 1]
+            losses[c] = float(log_loss(train[1], p, labels=[0, 1]))
+        else:
+            pipeline.fit(x, train[1])
+            p = pipeline.predict_proba(linear_frame(select[0][features], categorical))[:, 1]
+            losses[c] = float(log_loss(select[1], p, labels=[0, 1]))
+    best = min(losses, key=losses.__getitem__)
+    scorer = LinearScorer(_pipeline(features, categorical, best, seed), features, categorical)
     scorer.pipeline.fit(x, train[1])
-    return scorer.fit_explainer(train[0]), {f"{s}_C_{c:g}": v for (s, c), v in losses.items()}
-
-
-def baseline_setting(pipeline) -> tuple[str, float]:
-    """(scaling, C) of a baseline pipeline ``_pipeline`` made (fitted or not)."""
-    numeric = next(t for name, t, _ in pipeline.named_steps["prep"].transformers if name == "num")
-    return ("yeo-johnson" if "power" in numeric.named_steps else "standard",
-            float(pipeline.named_steps["model"].C))
+    return scorer.fit_explainer(train[0]), {f"C_{c:g}": v for c, v in losses.items()}
 
 
 def refit_linear(chosen: LinearScorer, x: pd.DataFrame, y: pd.Series, *, seed: int) -> LinearScorer:
-    """The chosen baseline (same scaling and C) fitted again on other rows, explainer included."""
-    scaling, c = baseline_setting(chosen.pipeline)
-    scorer = LinearScorer(_pipeline(chosen.features, chosen.categorical, c, seed, scaling), chosen.features,
+    """The chosen baseline (same C) fitted again on other rows, explainer included."""
+    c = chosen.pipeline.named_steps["model"].C
+    scorer = LinearScorer(_pipeline(chosen.features, chosen.categorical, c, seed), chosen.features,
                           chosen.categorical)
     scorer.pipeline.fit(linear_frame(x[chosen.features], chosen.categorical), y)
     return scorer.fit_explainer(x)
 
 
-def _pipeline(features: list[str], categorical: list[str], c: float, seed: int, scaling: str = "standard"):
+def _pipeline(features: list[str], categorical: list[str], c: float, seed: int):
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import OneHotEncoder, PowerTransformer, StandardScaler
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-    if scaling not in BASELINE_SCALINGS:
-        raise ValueError(f"scaling {scaling!r}: choose from {', '.join(BASELINE_SCALINGS)}")
     numeric = [f for f in features if f not in categorical]
-    power = [("power", PowerTransformer(method="yeo-johnson", standardize=False))] if scaling == "yeo-johnson" else []
     prep = ColumnTransformer([
-        ("num", Pipeline([("impute", SimpleImputer(strategy="median", add_indicator=True)), *power,
+        ("num", Pipeline([("impute", SimpleImputer(strategy="median", add_indicator=True)),
                           ("scale", StandardScaler())]), numeric),
         ("cat", OneHotEncoder(handle_unknown="ignore", sparse_output=False), categorical),
     ], verbose_feature_names_out=True)

@@ -43,7 +43,7 @@ from training.churn.calibration import Calibrator, choose_calibrator
 from training.churn.gate import BASELINE_PREFIX
 from training.churn.inputs import ID, LABEL, ChurnData, ChurnInputError, from_features_dir, from_table
 from training.churn.model import OUTPUT_COLUMNS, ChurnModel
-from training.churn.scorers import LgbmScorer, LinearScorer, baseline_setting, fit_baseline
+from training.churn.scorers import LgbmScorer, LinearScorer, fit_baseline
 from training.core.evaluation import binary_metrics
 from training.core.family import Fitted, ModelCard, RunContext, TrainResult
 from training.core.lgbm_search import kfold_count, scaled_rounds
@@ -343,9 +343,8 @@ def fit(data: ChurnData, run: RunContext) -> Fitted:
     mlflow.log_params({"served_as": "cross-fit" if crossfit else "refit"})
     c_rule = (f"{folds}-fold cross-validated log loss over {len(rows)} rows" if folds else
               f"log loss on {len(parts.valid)} validation rows")
-    scaling, c = baseline_setting(baseline.pipeline)
-    notes.append(f"LightGBM tuned by {tuned.how}; {served}; logistic C = {c:g} with {scaling} scaling, chosen by "
-                 f"{c_rule}; "
+    notes.append(f"LightGBM tuned by {tuned.how}; {served}; logistic C = "
+                 f"{baseline.pipeline.named_steps['model'].C:g} chosen by {c_rule}; "
                  f"calibration chosen and fitted on {REFIT_FOLDS}-fold out-of-fold predictions of {calibrated_on}")
     chosen = _choose(candidates)
     notes.append(f"registered {chosen.name}: calibrated validation log loss "
@@ -478,14 +477,14 @@ def _test_metrics(candidates: dict[str, Candidate], chosen: Candidate, x: pd.Dat
 
 
 def _log_baseline_run(baseline: LinearScorer, candidate: Candidate, c_losses: dict[str, float]) -> None:
-    """The baseline's own nested run: its grid, chosen scaling and C, calibration and validation scores."""
+    """The baseline's own nested run: its C grid, chosen C, calibration and validation scores."""
     import mlflow
 
-    scaling, c = baseline_setting(baseline.pipeline)
+    model = baseline.pipeline.named_steps["model"]
     with mlflow.start_run(run_name="baseline-logistic", nested=True):
         mlflow.set_tag("crmlab.candidate", "logistic")
-        mlflow.log_params({"C": c, "scaling": scaling, "calibration": candidate.calibrator.method,
-                           "pipeline": "median impute + indicators, [Yeo-Johnson,] scale, one-hot, L2 logistic"})
+        mlflow.log_params({"C": model.C, "calibration": candidate.calibrator.method,
+                           "pipeline": "median impute + indicators, scale, one-hot, L2 logistic"})
         mlflow.log_metrics({f"select_log_loss_{k}": v for k, v in c_losses.items()}
                            | {"valid_log_loss": candidate.valid_log_loss,
                               "valid_roc_auc": candidate.valid_auc})

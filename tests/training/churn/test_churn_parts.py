@@ -12,7 +12,7 @@ from training.churn.calibration import choose_calibrator, fit_calibrator
 from training.churn.explain import format_value, top_reasons
 from training.churn.inputs import ChurnInputError, from_features_dir
 from training.churn.model import risk_band
-from training.churn.scorers import _pipeline, baseline_setting, fit_baseline
+from training.churn.scorers import fit_baseline
 from training.churn.train import Candidate, _blend_passed_over, _choose, required_features
 from training.core import lgbm_contrib
 from training.core.evaluation import expected_calibration_error, per_row_log_loss
@@ -118,7 +118,7 @@ def test_linear_contributions_add_up_to_the_models_log_odds():
     x, y = frame[features], frame["churned"].astype(int)
     scorer, losses = fit_baseline((x[:2000], y[:2000]), (x[2000:], y[2000:]), features=features,
                                   categorical=["plan", "region"], seed=0)
-    assert set(losses) == {f"{s}_C_{c}" for s in ("standard", "yeo-johnson") for c in ("0.01", "0.1", "1", "10")}
+    assert set(losses) == {"C_0.01", "C_0.1", "C_1", "C_10"}
     contrib = scorer.contributions(x[2000:])
     p = scorer.raw_proba(x[2000:])
     logit = np.log(p / (1 - p))
@@ -136,38 +136,9 @@ def test_baseline_c_by_kfold_uses_every_row_and_regularises_a_wide_noisy_table()
     y = pd.Series((rng.random(300) < 1 / (1 + np.exp(-1.2 * x["f0"]))).astype(int))
     features = list(x.columns)
     scorer, losses = fit_baseline((x, y), None, features=features, categorical=[], seed=0, folds=5)
-    scaling, chosen = baseline_setting(scorer.pipeline)
-    assert losses[f"{scaling}_C_{chosen:g}"] == min(losses.values()) and chosen <= 0.1
-    assert losses[f"{scaling}_C_10"] > losses[f"{scaling}_C_{chosen:g}"] + 0.02
-
-
-def test_baseline_transforms_a_skewed_amount_when_that_fits_better_and_not_a_symmetric_one():
-    """Churn that falls with log(spend) (spend log-normal, as in exports): standardising alone leaves the
-    few big spenders to dominate one coefficient; the grid's Yeo-Johnson scaling is chosen by
-    cross-validation, and it scores better on fresh rows. Where the signal is linear in a normal number
-    the plain scaling is kept."""
-    from sklearn.metrics import log_loss
-
-    rng = np.random.default_rng(5)
-
-    def rows(n: int, skewed: bool) -> tuple[pd.DataFrame, pd.Series]:
-        x = pd.DataFrame({"spend": rng.lognormal(4.0, 1.5, n) if skewed else rng.normal(50.0, 10.0, n),
-                          "noise": rng.normal(size=n)})
-        signal = np.log(x["spend"]) - 4.0 if skewed else (x["spend"] - 50.0) / 10.0
-        return x, pd.Series((rng.random(n) < 1 / (1 + np.exp(1.0 * signal))).astype(int))
-
-    fitted = {}
-    for skewed in (True, False):
-        x, y = rows(1500, skewed)
-        fitted[skewed] = fit_baseline((x, y), None, features=["spend", "noise"], categorical=[], seed=0, folds=5)
-    (scorer, losses), (symmetric, _) = fitted[True], fitted[False]
-    assert baseline_setting(scorer.pipeline)[0] == "yeo-johnson" and losses[
-        "yeo-johnson_C_1"] < losses["standard_C_1"] - 0.005, losses
-    assert baseline_setting(symmetric.pipeline)[0] == "standard"
-    x, y = rows(1500, True)  # fresh rows of the skewed table: the chosen model is the better one there too
-    plain = _pipeline(["spend", "noise"], [], baseline_setting(scorer.pipeline)[1], 0, "standard")
-    plain.fit(*rows(1500, True))
-    assert log_loss(y, scorer.raw_proba(x)) < log_loss(y, plain.predict_proba(x)[:, 1]) - 0.005
+    chosen = scorer.pipeline.named_steps["model"].C
+    assert losses[f"C_{chosen:g}"] == min(losses.values()) and chosen <= 0.1
+    assert losses["C_10"] > losses[f"C_{chosen:g}"] + 0.02
 
 
 def test_never_worse_than_baseline_rule():
