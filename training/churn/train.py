@@ -146,22 +146,22 @@ def prepare(data: ChurnData, seed: int) -> ChurnParts:
 
     counts = data.frame[LABEL].value_counts()
     sizes = f"{len(data.frame)} labelled rows ({int(counts.get(1, 0))} churned, {int(counts.get(0, 0))} retained)"
+    too_few = (f"{sizes} are too few to split into train, validation and test: a churn model needs at least 5 "
+               "churned and 5 retained customers in each part (about 25 of each in all)")
     try:
         splits = make_splits(data.frame, label=LABEL, seed=seed, id_col=ID, time_col=data.time_col,
                              horizon_days=data.horizon_days, valid_frac=VALID_FRAC, test_frac=TEST_FRAC)
     except SplitError as err:
         raise ChurnInputError(str(err)) from None
     except ValueError:  # scikit-learn's words on a split too small to make: said in ours
-        raise ChurnInputError(f"{sizes} are too few to split into train, validation and test: a churn model "
-                              "needs at least 5 churned and 5 retained customers in each part (about 25 of "
-                              "each in all)") from None
+        raise ChurnInputError(too_few) from None
     parts = ChurnParts(splits.train, splits.valid, splits.test, splits.describe(),
                        time_based=splits.kind == "time-based")
-    for name in ("train", "valid", "test"):
-        counts = getattr(parts, name)[LABEL].value_counts()
+    for name, part in (("train", parts.train), ("validation", parts.valid), ("test", parts.test)):
+        counts = part[LABEL].value_counts()
         if len(counts) < 2 or counts.min() < 5:
-            raise ChurnInputError(f"the {name} part has fewer than 5 churned or 5 retained customers "
-                                  f"({parts.description}): use more customers or more cutoffs")
+            raise ChurnInputError(f"{too_few}; the {name} part has fewer ({parts.description}): use more "
+                                  "customers or more cutoffs")
     return parts
 
 
