@@ -171,12 +171,11 @@ def tune_lightgbm(data: ChurnData, parts: ChurnParts, run: RunContext):
     from training.core.lgbm import conservative_trial_params, default_trial_params
     from training.core.lgbm_search import tune_lightgbm as tune
 
-    valid = parts.valid
     has_categories = bool(data.categorical)
     starts = [default_trial_params(TASK, categorical=has_categories),
               conservative_trial_params(TASK, categorical=has_categories)]
     tuned = tune((parts.train[data.features], parts.train[LABEL]),
-                 (valid[data.features], valid[LABEL]), task=TASK, run=run, categorical=data.categorical,
+                 (parts.valid[data.features], parts.valid[LABEL]), task=TASK, run=run, categorical=data.categorical,
                  max_rounds=MAX_ROUNDS, warm_start=starts)
     return LgbmScorer(tuned.booster, data.features, data.categorical), tuned
 
