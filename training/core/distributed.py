@@ -30,6 +30,8 @@ from typing import Literal
 
 import optuna
 
+from training.core.tuning import check_direction
+
 BUDGET_ATTR = "crmlab.trials"
 FINISHER_ATTR = "crmlab.finished_by"
 WORKER_ATTR = "crmlab.worker"
@@ -130,6 +132,7 @@ def run_shared_study(
         storage=storage, study_name=study_name, direction=direction, load_if_exists=True,
         sampler=optuna.samplers.TPESampler(seed=sampler_seed, constant_liar=True), pruner=pruner,
     )
+    check_direction(study, direction)
     deadline = time.monotonic() + timeout if timeout else None
     run_id = _active_run_id()
 

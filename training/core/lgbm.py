@@ -19,6 +19,8 @@ Task = Literal["binary", "regression", "tweedie"]
 
 # The validation metric early stopping (and pruning) watches, per task.
 METRIC: dict[str, str] = {"binary": "binary_logloss", "regression": "l2", "tweedie": "tweedie"}
+# LightGBM metrics where higher is better (its own list, ``metric`` docs); every other one is a loss.
+HIGHER_IS_BETTER = frozenset({"auc", "average_precision", "auc_mu", "map", "ndcg"})
 _VALID_NAME = "valid"
 # Each report is a write to the study storage (an RDB): every 10 rounds keeps pruning responsive
 # without making a SQLite-backed study spend more time writing than boosting.
@@ -106,6 +108,11 @@ def conservative_trial_params(task: Task, *, categorical: bool = False) -> dict:
     """Search-space values of the regularised starting point (``CONSERVATIVE``)."""
     task_part = {k: v for k, v in default_trial_params(task).items() if k not in CONSERVATIVE}
     return {**CONSERVATIVE, **task_part, **(CONSERVATIVE_CATEGORICAL if categorical else {})}
+
+
+def direction(metric: str) -> Literal["minimize", "maximize"]:
+    """The Optuna study direction for a LightGBM metric."""
+    return "maximize" if metric in HIGHER_IS_BETTER else "minimize"
 
 
 def base_params(task: Task, seed: int = 0) -> dict:

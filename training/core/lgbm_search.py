@@ -30,7 +30,7 @@ import optuna
 import pandas as pd
 
 from training.core.family import RunContext
-from training.core.lgbm import METRIC, Task, default_trial_params, fit_lgbm, suggest_lgbm_params
+from training.core.lgbm import METRIC, Task, default_trial_params, direction, fit_lgbm, suggest_lgbm_params
 from training.core.tuning import run_study
 from training.settings import Settings
 
@@ -58,7 +58,8 @@ def tune_lightgbm(train: tuple[pd.DataFrame, pd.Series], valid: tuple[pd.DataFra
                   task: Task, run: RunContext, categorical: list[str] | None = None,
                   extra_params: dict[str, Any] | None = None, max_rounds: int = 2000,
                   warm_start: dict | list[dict] | None = None) -> TunedBooster:
-    """Minimise the validation ``metric`` (``extra_params["metric"]``, else the task's) over the core space.
+    """Optimise the validation ``metric`` (``extra_params["metric"]``, else the task's) over the core space:
+    minimise a loss, maximise a score such as ``auc`` (``lgbm.direction``).
 
     ``warm_start``: searched-parameter values (one set or several) evaluated first in a new study
     (``lgbm.default_trial_params``, ``lgbm.conservative_trial_params``).
@@ -67,6 +68,7 @@ def tune_lightgbm(train: tuple[pd.DataFrame, pd.Series], valid: tuple[pd.DataFra
     metric = extra.get("metric", METRIC[task])
     rows = len(train[0]) + len(valid[0])
     folds = kfold_count(rows, run.settings)
+    maximize = direction(metric) == "maximize"
     best: dict[str, Any] = {}
 
     def fit(trial: optuna.Trial | optuna.trial.FixedTrial) -> tuple[lightgbm.Booster, dict, int, float]:
@@ -84,11 +86,11 @@ def tune_lightgbm(train: tuple[pd.DataFrame, pd.Series], valid: tuple[pd.DataFra
     def objective(trial: optuna.Trial) -> float:
         booster, params, rounds, value = fit(trial)
         trial.set_user_attr("best_iteration", rounds)
-        if not best or value < best["value"]:
+        if not best or (value > best["value"] if maximize else value < best["value"]):
             best.update(value=value, number=trial.number, booster=booster, params=params, rounds=rounds)
         return value
 
-    study = run_study(objective, study_name=run.study_name, direction="minimize", trials=run.trials,
+    study = run_study(objective, study_name=run.study_name, direction=direction(metric), trials=run.trials,
                       timeout=run.timeout, seed=run.seed, storage=run.storage, settings=run.settings,
                       warm_start=warm_start)
     if best.get("number") != study.best_trial.number:  # the best trial came from an earlier, resumed run
@@ -112,7 +114,8 @@ def cv_lgbm(params: dict[str, Any], train: tuple[pd.DataFrame, pd.Series], valid
             *, task: Task, folds: int, metric: str, seed: int, trial: optuna.Trial | None = None,
             categorical: list[str] | None = None, max_rounds: int = 2000, early_stopping: int = 50
             ) -> tuple[int, float]:
-    """K-fold ``lightgbm.cv`` on train + validation: (best rounds, fold-mean ``metric`` there).
+    """K-fold ``lightgbm.cv`` on train + validation: (best rounds, fold-mean ``metric`` there; the best is the
+    highest for a score such as ``auc``, else the lowest).
 
     Folds are stratified for binary tasks. Early stopping watches the fold mean, so every fold stops at
     the same round; with a trial, the fold mean is reported to Optuna's pruner.
@@ -134,7 +137,8 @@ def cv_lgbm(params: dict[str, Any], train: tuple[pd.DataFrame, pd.Series], valid
     result = lightgbm.cv(full, data, num_boost_round=max_rounds, nfold=folds, stratified=task == "binary",
                          shuffle=True, seed=seed, callbacks=callbacks)
     curve = result[f"valid {metric}-mean"]
-    best_round = min(range(len(curve)), key=curve.__getitem__)
+    pick = max if direction(metric) == "maximize" else min
+    best_round = pick(range(len(curve)), key=curve.__getitem__)
     return best_round + 1, float(curve[best_round])
 
 

@@ -215,3 +215,33 @@ def test_small_tables_are_tuned_by_k_fold_and_the_booster_never_sees_the_validat
     expected = fit_rounds(params, *train, task="binary", rounds=scaled_rounds(rounds, kfold.tuned_rows, 600))
     assert kfold.booster.current_iteration() == expected.current_iteration() == kfold.booster.best_iteration
     np.testing.assert_allclose(kfold.booster.predict(valid[0]), expected.predict(valid[0]))
+
+
+def test_a_score_metric_such_as_auc_is_maximised_in_both_tuning_modes(tmp_path):
+    from training.core.lgbm import suggest_lgbm_params
+    from training.core.lgbm_search import cv_lgbm, tune_lightgbm
+
+    rng = np.random.default_rng(2)
+    x = pd.DataFrame({"a": rng.normal(size=900), "b": rng.normal(size=900)})
+    y = pd.Series((x["a"] - x["b"] + rng.normal(size=900) > 0).astype(int))
+    train, valid = (x.iloc[:600], y.iloc[:600]), (x.iloc[600:], y.iloc[600:])
+
+    def tune(kfold_max_rows: int):
+        run = RunContext(family="t", model_name="t", seed=0, trials=4, timeout=None,
+                         storage=f"sqlite:///{tmp_path / 'o.db'}", study_name=f"auc{kfold_max_rows}",
+                         settings=get_settings(kfold_max_rows=kfold_max_rows), plots_dir=tmp_path, files_dir=tmp_path)
+        return tune_lightgbm(train, valid, task="binary", run=run, max_rounds=200, extra_params={"metric": "auc"})
+
+    with mlflow.start_run():
+        kfold, split = tune(900), tune(0)
+    for tuned in (kfold, split):
+        values = [t.value for t in tuned.study.trials if t.value is not None]
+        assert tuned.study.direction == optuna.study.StudyDirection.MAXIMIZE and tuned.metric == "auc"
+        assert tuned.value == max(values) > 0.75  # the highest AUC wins, and the signal is found
+    # the split mode's booster is the best trial's, scored by its early-stopped (highest) validation AUC
+    assert float(split.booster.best_score["valid"]["auc"]) == pytest.approx(split.value)
+    # K-fold: the rounds are where the fold-mean AUC peaks
+    params = {**suggest_lgbm_params(optuna.trial.FixedTrial(kfold.study.best_params), "binary"), "metric": "auc",
+              "seed": 0}
+    rounds, value = cv_lgbm(params, train, valid, task="binary", folds=5, metric="auc", seed=0, max_rounds=200)
+    assert (rounds, value) == (kfold.best_iteration, pytest.approx(kfold.value))

@@ -97,3 +97,18 @@ def test_zero_trials_is_refused():
     with pytest.raises(ValueError, match="trials must be at least 1"):
         run_study(_quadratic, study_name="z", direction="minimize", trials=0, timeout=None, seed=0,
                   storage=None, settings=get_settings())
+
+
+def test_a_resumed_study_optimised_the_other_way_is_refused(tmp_path):
+    """Optuna itself would load it with its stored direction and optimise this objective backwards."""
+    settings = get_settings()
+    storage = f"sqlite:///{tmp_path / 'o.db'}"
+    with tracked_run(settings, "tune"):
+        run_study(_quadratic, study_name="old", direction="minimize", trials=2, timeout=None, seed=0,
+                  storage=storage, settings=settings)
+        with pytest.raises(ValueError, match="'old' was created to minimize its objective and this run would "
+                                             "maximize it") as err:
+            run_study(_quadratic, study_name="old", direction="maximize", trials=2, timeout=None, seed=0,
+                      storage=storage, settings=settings)
+    assert "\n" not in str(err.value)
+    assert len(optuna.load_study(study_name="old", storage=storage).trials) == 2  # nothing was added
