@@ -68,7 +68,8 @@ def tune_lightgbm(train: tuple[pd.DataFrame, pd.Series], valid: tuple[pd.DataFra
     metric = extra.get("metric", METRIC[task])
     rows = len(train[0]) + len(valid[0])
     folds = kfold_count(rows, run.settings)
-    maximize = direction(metric) == "maximize"
+    sense = direction(metric)
+    maximize = sense == "maximize"
     best: dict[str, Any] = {}
 
     def fit(trial: optuna.Trial | optuna.trial.FixedTrial) -> tuple[lightgbm.Booster, dict, int, float]:
@@ -90,7 +91,7 @@ def tune_lightgbm(train: tuple[pd.DataFrame, pd.Series], valid: tuple[pd.DataFra
             best.update(value=value, number=trial.number, booster=booster, params=params, rounds=rounds)
         return value
 
-    study = run_study(objective, study_name=run.study_name, direction=direction(metric), trials=run.trials,
+    study = run_study(objective, study_name=run.study_name, direction=sense, trials=run.trials,
                       timeout=run.timeout, seed=run.seed, storage=run.storage, settings=run.settings,
                       warm_start=warm_start)
     if best.get("number") != study.best_trial.number:  # the best trial came from an earlier, resumed run
