@@ -233,6 +233,17 @@ def sources(args: argparse.Namespace, seed: int) -> list[tuple[str, Callable[[Pa
     return out
 
 
+def seed_list(text: str) -> list[int]:
+    """``--seeds 0,1,2`` -> [0, 1, 2]; a bad or repeated seed is one argparse error line, not a traceback."""
+    try:
+        seeds = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected whole numbers separated by commas, e.g. 0,1,2") from None
+    if len(set(seeds)) != len(seeds):
+        raise argparse.ArgumentTypeError(f"{text!r}: a seed is repeated")
+    return seeds
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="2000,5000,50000", help="generated world sizes (customers)")
@@ -248,13 +259,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--positive", help="with --table: the positive target value, when not yes/true/1")
     seeds = parser.add_mutually_exclusive_group()
     seeds.add_argument("--seed", type=int, help="split, tuning and generation seed (default 0)")
-    seeds.add_argument("--seeds", help="several seeds, comma-separated: every table once per seed, and the "
-                                       "verdict per table over them")
+    seeds.add_argument("--seeds", type=seed_list,
+                       help="several seeds, comma-separated: every table once per seed, and the verdict per table "
+                            "over them")
     parser.add_argument("--flaml-wall", action="store_true",
                         help="give FLAML crmlab's whole wall time on each table, not only its tuning budget")
     parser.add_argument("--out", type=Path, default=Path("bench/out/churn_quality.md"))
     args = parser.parse_args(argv)
-    run_seeds = [int(x) for x in args.seeds.split(",")] if args.seeds else [args.seed or 0]
+    run_seeds = args.seeds or [args.seed or 0]
     if args.table:
         args.table = args.table.resolve()  # the tables are built in a temporary working directory
 
