@@ -43,6 +43,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from training.churn.gate import BASELINE_AUC_MARGIN
 from training.churn.inputs import LABEL, ChurnData, from_features_dir, from_table
 from training.churn.train import prepare, train_churn
 from training.core.evaluation import binary_metrics, calibrated_ece_noise
@@ -166,11 +167,11 @@ def seed_verdict(run: pd.DataFrame) -> dict:
             "se": ours["auc_gap_se"], "ece": ours["test_ece"], "floor": ours["ece_noise"]}
 
 
-MARGIN = 0.005 + 1e-9  # the gate's AUC margin; the epsilon keeps a printed -0.0050 inside it
+MARGIN = BASELINE_AUC_MARGIN + 1e-9  # the gate's AUC margin; the epsilon keeps a printed -0.0050 inside it
 
 
 def _standing(gap: float) -> str:
-    return "at or above" if gap >= 0 else "within 0.005" if gap >= -MARGIN else "BELOW"
+    return "at or above" if gap >= 0 else f"within {BASELINE_AUC_MARGIN:g}" if gap >= -MARGIN else "BELOW"
 
 
 def verdicts(result: pd.DataFrame) -> list[str]:
@@ -196,7 +197,8 @@ def verdicts(result: pd.DataFrame) -> list[str]:
         lines.append(f"- {table} (seeds {', '.join(map(str, runs))}): crmlab minus the best peer, mean "
                      f"{mean:+.4f} (s.e. over seeds {se:.4f}; mean ratio "
                      f"{np.mean([v['ratio'] for v in runs.values()]):.3f}): {_standing(mean)} on average; "
-                     f"at or above in {int((gaps >= 0).sum())} of {len(gaps)} seeds, beyond 0.005 below in "
+                     f"at or above in {int((gaps >= 0).sum())} of {len(gaps)} seeds, "
+                     f"beyond {BASELINE_AUC_MARGIN:g} below in "
                      f"{int((gaps < -MARGIN).sum())} (per seed {per_seed}); ECE above 0.03 in "
                      f"{int((eces > 0.03).sum())} of {len(eces)} (mean {eces.mean():.4f}, mean noise floor "
                      f"{floors.mean():.4f})")
