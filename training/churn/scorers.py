@@ -198,24 +198,27 @@ def linear_frame(x: pd.DataFrame, categorical: list[str]) -> pd.DataFrame:
 
 
 def fit_baseline(train: tuple[pd.DataFrame, pd.Series], select: tuple[pd.DataFrame, pd.Series] | None, *,
-                 features: list[str], categorical: list[str], seed: int, folds: int = 0
-                 ) -> tuple[LinearScorer, dict[str, float]]:
+                 features: list[str], categorical: list[str], seed: int, folds: int = 0,
+                 groups: pd.Series | None = None) -> tuple[LinearScorer, dict[str, float]]:
     """Fit the logistic baseline for each C in the grid; keep the best by log loss on ``select``, or, with
     ``folds``, by ``folds``-fold cross-validated log loss over ``train`` (``select`` unused): the small-table
     rule LightGBM's tuning follows too (``lgbm_search.kfold_count``), because a selection part of a few
-    hundred rows picks C by chance (issue 14).
+    hundred rows picks C by chance (issue 14). ``groups``: a customer id per row of ``train``, whose rows
+    stay in one fold (``splits.stratified_folds``).
 
     Returns the chosen scorer, fitted on ``train``, and the log loss of every C (``"C_0.1": loss``).
     """
     from sklearn.metrics import log_loss
-    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from sklearn.model_selection import cross_val_predict
+
+    from training.core.splits import stratified_folds
 
     x = linear_frame(train[0][features], categorical)
     losses: dict[float, float] = {}
+    cv = stratified_folds(train[1], folds, seed, groups) if folds else None
     for c in BASELINE_C_GRID:
         pipeline = _pipeline(features, categorical, c, seed)
         if folds:
-            cv = StratifiedKFold(folds, shuffle=True, random_state=seed)
             p = cross_val_predict(pipeline, x, train[1], cv=cv, method="predict_proba")[:, 1]
             losses[c] = float(log_loss(train[1], p, labels=[0, 1]))
         else:

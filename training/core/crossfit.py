@@ -39,13 +39,14 @@ class CrossFit(Generic[M]):
 
 
 def cross_fit(fit_on: Callable[[np.ndarray], M], predict: Callable[[M, np.ndarray], np.ndarray],
-              y: np.ndarray, folds: int, seed: int) -> CrossFit[M]:
+              y: np.ndarray, folds: int, seed: int, groups: np.ndarray | None = None) -> CrossFit[M]:
     """Fit one member per stratified fold (``fit_on(positions)``), predict its held-out rows
-    (``predict(member, positions)``); the folds are ``splits.stratified_folds(y, folds, seed)``."""
+    (``predict(member, positions)``); the folds are ``splits.stratified_folds(y, folds, seed, groups)``
+    (``groups``: customer ids, whose rows stay in one fold)."""
     y = np.asarray(y)
     oof = np.empty(len(y))
     members = []
-    for fit_idx, score_idx in stratified_folds(y, folds, seed):
+    for fit_idx, score_idx in stratified_folds(y, folds, seed, groups):
         member = fit_on(fit_idx)
         oof[score_idx] = predict(member, score_idx)
         members.append(member)

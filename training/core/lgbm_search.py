@@ -57,9 +57,12 @@ class TunedBooster:
 def tune_lightgbm(train: tuple[pd.DataFrame, pd.Series], valid: tuple[pd.DataFrame, pd.Series], *,
                   task: Task, run: RunContext, categorical: list[str] | None = None,
                   extra_params: dict[str, Any] | None = None, max_rounds: int = 2000,
-                  warm_start: dict | list[dict] | None = None) -> TunedBooster:
+                  warm_start: dict | list[dict] | None = None, groups: pd.Series | None = None) -> TunedBooster:
     """Optimise the validation ``metric`` (``extra_params["metric"]``, else the task's) over the core space:
     minimise a loss, maximise a score such as ``auc`` (``lgbm.direction``).
+
+    ``groups``: a customer id per row of train then validation; in K-fold mode a customer's rows stay in one
+    fold (``cv_lgbm``).
 
     ``warm_start``: searched-parameter values (one set or several) evaluated first in a new study
     (``lgbm.default_trial_params``, ``lgbm.conservative_trial_params``).
@@ -78,7 +81,8 @@ def tune_lightgbm(train: tuple[pd.DataFrame, pd.Series], valid: tuple[pd.DataFra
         pruning = trial if isinstance(trial, optuna.Trial) else None
         if folds:
             rounds, value = cv_lgbm(params, train, valid, task=task, folds=folds, trial=pruning,
-                                    categorical=categorical, max_rounds=max_rounds, metric=metric, seed=run.seed)
+                                    categorical=categorical, max_rounds=max_rounds, metric=metric, seed=run.seed,
+                                    groups=groups)
             return None, params, rounds, value  # type: ignore[return-value]  # fitted once, for the best
         booster = fit_lgbm(params, train, valid, task=task, trial=pruning, categorical=categorical,
                            max_rounds=max_rounds)
@@ -113,15 +117,19 @@ def tune_lightgbm(train: tuple[pd.DataFrame, pd.Series], valid: tuple[pd.DataFra
 
 def cv_lgbm(params: dict[str, Any], train: tuple[pd.DataFrame, pd.Series], valid: tuple[pd.DataFrame, pd.Series],
             *, task: Task, folds: int, metric: str, seed: int, trial: optuna.Trial | None = None,
-            categorical: list[str] | None = None, max_rounds: int = 2000, early_stopping: int = 50
-            ) -> tuple[int, float]:
+            categorical: list[str] | None = None, max_rounds: int = 2000, early_stopping: int = 50,
+            groups: pd.Series | None = None) -> tuple[int, float]:
     """K-fold ``lightgbm.cv`` on train + validation: (best rounds, fold-mean ``metric`` there; the best is the
     highest for a score such as ``auc``, else the lowest).
 
-    Folds are stratified for binary tasks. Early stopping watches the fold mean, so every fold stops at
-    the same round; with a trial, the fold mean is reported to Optuna's pruner.
+    Folds are stratified for binary tasks. When ``groups`` (a customer id per row) repeat, as on a
+    time-based split with a row per customer and cutoff, a customer's rows stay in one fold
+    (``splits.stratified_folds``): a fold model scored on a customer whose other rows it learned from
+    flatters flexible configurations. Early stopping watches the fold mean, so every fold stops at the same
+    round; with a trial, the fold mean is reported to Optuna's pruner.
     """
     from training.core.lgbm import PRUNING_REPORT_INTERVAL, as_lgbm_frame, base_params
+    from training.core.splits import group_folds, repeats, stratified_folds
 
     x = pd.concat([train[0], valid[0]])
     y = pd.concat([train[1], valid[1]]).astype(float)
@@ -135,8 +143,13 @@ def cv_lgbm(params: dict[str, Any], train: tuple[pd.DataFrame, pd.Series], valid
 
         callbacks.append(LightGBMPruningCallback(trial, metric, valid_name="valid",
                                                  report_interval=PRUNING_REPORT_INTERVAL))
-    result = lightgbm.cv(full, data, num_boost_round=max_rounds, nfold=folds, stratified=task == "binary",
-                         shuffle=True, seed=seed, callbacks=callbacks)
+    if repeats(groups):
+        split = (stratified_folds(y, folds, seed, groups) if task == "binary"
+                 else group_folds(groups, folds, seed))
+        result = lightgbm.cv(full, data, num_boost_round=max_rounds, folds=split, callbacks=callbacks)
+    else:
+        result = lightgbm.cv(full, data, num_boost_round=max_rounds, nfold=folds, stratified=task == "binary",
+                             shuffle=True, seed=seed, callbacks=callbacks)
     curve = result[f"valid {metric}-mean"]
     pick = max if direction(metric) == "maximize" else min
     best_round = pick(range(len(curve)), key=curve.__getitem__)

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.metrics import roc_auc_score
 
 from training.churn.calibration import choose_calibrator, fit_calibrator
 from training.churn.explain import format_value, top_reasons
@@ -334,3 +335,23 @@ def test_cross_fit_is_one_booster_averaging_the_fold_models_in_log_odds_its_reas
     assert isinstance(old, EnsembleScorer) and isinstance(old.scorer, BlendScorer)
     np.testing.assert_allclose(logit(old.raw_proba(x)), logit(p), atol=1e-6)
     pd.testing.assert_frame_equal(old.contributions(x), blend.contributions(x), atol=1e-9)
+
+
+def test_out_of_fold_scores_of_a_time_based_split_do_not_credit_a_memorised_customer():
+    """A customer has a row at each of three cutoffs and one label, and the only feature identifies the
+    customer: the cross-fit must score every customer with a model that never saw any of their rows."""
+    from training.churn.inputs import ChurnData
+    from training.churn.train import _lgbm_refit, refit_everywhere
+
+    rng = np.random.default_rng(11)
+    customers = np.repeat(np.arange(600), 3)
+    frame = pd.DataFrame({"customer_id": customers.astype(str),
+                          "code": customers + rng.normal(scale=0.01, size=len(customers)),
+                          "churned": (rng.random(600) < 0.4)[customers].astype(int)})
+    data = ChurnData(frame=frame, raw=frame, features=["code"], categorical=[], source="memorised")
+    params = {"num_leaves": 64, "min_child_samples": 1, "learning_rate": 0.2, "lambda_l2": 0.0, "seed": 0}
+    fit_on = _lgbm_refit(data, params, best_iteration=100, tuned_rows=len(frame), fit_rows=frame)
+    candidate = refit_everywhere("lightgbm", fit_on, data, frame, seed=0)
+    assert candidate.valid_auc < 0.6  # no skill out of fold: nothing here generalises to a new customer
+    in_sample = fit_on(frame).raw_proba(frame[["code"]])
+    assert roc_auc_score(frame["churned"], in_sample) > 0.8  # while the model does memorise

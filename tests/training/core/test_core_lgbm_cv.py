@@ -1,8 +1,10 @@
-"""Cross-fitting on every non-test row (``training.core.lgbm_cv``, ``splits.group_folds``).
+"""Cross-fitting on every non-test row (``training.core.lgbm_cv``, ``splits.group_folds``,
+``splits.stratified_folds``, ``lgbm_search.cv_lgbm``).
 
-Behaviour: folds keep a customer's rows together; every row gets a prediction from a model that did not
-learn it (so a memorised, label-only signal scores as noise out of fold while it ranks perfectly in sample);
-a refit on all rows scales the cross-validated rounds by the row ratio.
+Behaviour: folds keep a customer's rows together (stratified too, when ids repeat); every row gets a
+prediction from a model that did not learn it (so a memorised, label-only signal scores as noise out of
+fold while it ranks perfectly in sample); a refit on all rows scales the cross-validated rounds by the row
+ratio.
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 
 from training.core.lgbm_cv import lgbm_cross_fit, refit
-from training.core.lgbm_search import kfold_count
-from training.core.splits import group_folds
+from training.core.lgbm_search import cv_lgbm, kfold_count
+from training.core.splits import group_folds, stratified_folds
 from training.settings import Settings
 
 
@@ -68,3 +70,35 @@ def test_refit_scales_rounds_by_row_ratio_and_kfold_rule_follows_settings():
     assert booster.current_iteration() == 80
     assert kfold_count(10_000, Settings(kfold_max_rows=10_000, kfold_folds=5)) == 5
     assert kfold_count(10_001, Settings(kfold_max_rows=10_000, kfold_folds=5)) == 0
+
+
+def test_stratified_folds_keep_a_repeated_customer_in_one_fold_and_stay_stratified():
+    _, y, customers = _table(1200, seed=6)
+    folds = stratified_folds(y, 5, seed=0, groups=customers)
+    scored = np.concatenate([score for _, score in folds])
+    assert sorted(scored) == list(range(len(y)))
+    for fit, score in folds:
+        assert not set(customers[fit]) & set(customers[score])
+        assert abs(y.iloc[score].mean() - y.mean()) < 0.05
+    # one row per customer: the plain stratified folds, unchanged by passing the ids
+    unique = np.arange(len(y))
+    for (a, b), (c, d) in zip(stratified_folds(y, 5, 0, unique), stratified_folds(y, 5, 0), strict=True):
+        assert (a == c).all() and (b == d).all()
+
+
+def test_kfold_tuning_score_does_not_count_a_memorised_customer_as_skill():
+    """Each customer has a row at three cutoffs and one label; the only feature identifies the customer. Folds
+    that split a customer's rows score a memorising model on customers it learned: it looks skilled."""
+    rng = np.random.default_rng(7)
+    customers = np.repeat(np.arange(400), 3)
+    y = pd.Series((rng.random(400) < 0.4)[customers].astype(float))
+    x = pd.DataFrame({"customer_code": customers + rng.normal(scale=0.01, size=len(customers))})
+    params = {"num_leaves": 64, "min_child_samples": 1, "learning_rate": 0.2, "lambda_l2": 0.0, "seed": 0}
+    train, valid = (x.iloc[:900], y.iloc[:900]), (x.iloc[900:], y.iloc[900:])
+
+    def cv_auc(groups: np.ndarray | None) -> float:
+        return cv_lgbm(params, train, valid, task="binary", folds=5, metric="auc", seed=0, groups=groups,
+                       max_rounds=100)[1]
+
+    assert cv_auc(None) > 0.7   # the leak: memorised customers look like skill
+    assert cv_auc(customers) < 0.6  # grouped: nothing generalises, and the score says so
