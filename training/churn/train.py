@@ -19,9 +19,10 @@ Data use (the test split is scored once, after every choice is made):
   at ``crossfit``);
 - every K-fold split above keeps a customer's rows in one fold (``splits.stratified_folds``): on a time-based
   split a customer has a row at each training cutoff, and a fold model scored on a customer it learned at
-  another cutoff would flatter flexible configurations and sharpen the out-of-fold predictions the map is
-  fitted on. (The calibration map's own folds are not grouped: a one- or two-parameter map of the score
-  cannot learn a customer.) Single-snapshot tables, one row per customer, keep plain stratified folds;
+  another cutoff could credit memorising that customer where columns identify one (static profile columns
+  repeated at every cutoff). Measured on the generated worlds and CDNOW, where nothing does, it changed no
+  score beyond fold chance (bench/README.md). The calibration map's own folds are not grouped: a one- or
+  two-parameter map of the score cannot learn a customer. Single-snapshot tables keep plain stratified folds;
 - test: final metrics, before and after calibration, and the baselines trained on the same rows
   (default ``LGBMClassifier``, logistic); logged as ``holdout.parquet`` for the gate.
 
