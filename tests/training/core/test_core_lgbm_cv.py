@@ -80,6 +80,11 @@ def test_stratified_folds_keep_a_repeated_customer_in_one_fold_and_stay_stratifi
     for fit, score in folds:
         assert not set(customers[fit]) & set(customers[score])
         assert abs(y.iloc[score].mean() - y.mean()) < 0.05
+    # every customer mostly retained (one churned row in three): still k folds, churned rows in each
+    repeated = np.repeat(np.arange(100), 3)
+    churned_once = np.tile([1, 0, 0], 100)
+    folds = stratified_folds(churned_once, 5, seed=0, groups=repeated)
+    assert len(folds) == 5 and all(churned_once[score].sum() > 0 for _, score in folds)
     # one row per customer: the plain stratified folds, unchanged by passing the ids
     unique = np.arange(len(y))
     for (a, b), (c, d) in zip(stratified_folds(y, 5, 0, unique), stratified_folds(y, 5, 0), strict=True):
