@@ -107,8 +107,8 @@ def stratified_folds(y: pd.Series | np.ndarray, k: int, seed: int, groups: pd.Se
     if repeats(groups):
         codes = pd.factorize(pd.Series(np.asarray(groups)))[0]
         majority = (np.bincount(codes, weights=y.astype(float)) / np.bincount(codes) >= 0.5).astype(int)
-        present = np.bincount(majority)[np.bincount(majority) > 0]  # a class no customer is mostly in: no cap
-        k = max(2, min(k, int(present.min())))
+        per_class = np.bincount(majority)
+        k = max(2, min(k, int(per_class[per_class > 0].min())))  # a class no customer is mostly in: no cap
         fold_of_group = np.empty(len(majority), int)
         for i, (_, held) in enumerate(StratifiedKFold(n_splits=k, shuffle=True, random_state=seed).split(
                 np.zeros(len(majority)), majority)):
