@@ -1,15 +1,14 @@
 """The registered CLV model ranks held-out spend better than both baselines (issue 14).
 
-On a generated world (2,000 customers) the served model's normalized Gini on the holdout is above past
-spend's and BG/NBD + Gamma-Gamma's, read from the ``baseline_<name>`` columns training writes into the
-logged holdout (the gate's own inputs), and the gate passes. On the CDNOW sample (calibration to
-1997-09-30, the next 90 days) it is above BG/NBD + Gamma-Gamma, and not below past spend by more than the
-holdout's own noise (two bootstrap standard errors of the paired Gini difference, resampling customers):
-there, model and past spend are within about +-0.02 of each other depending only on which customers the
-search validates on (bench/README.md, "CLV quality per step": split seeds 0, 1, 2 give 0.672, 0.706,
-0.677 vs past spend 0.681; the earlier one-split model 0.704, 0.668, 0.682), so "strictly above" there
-would test the seed, not the model. The same assertions fail for the model's predictions shuffled across
-customers. Few trials (CI): the numbers per step and at bench budgets are in bench/README.md (bench_clv.py).
+On a generated world (2,000 customers) and on the CDNOW sample (calibration to 1997-09-30, the next 90
+days) the served model's normalized Gini on the holdout is above past spend's and BG/NBD + Gamma-Gamma's,
+read from the ``baseline_<name>`` columns training writes into the logged holdout (the gate's own inputs),
+and the gate passes. On CDNOW past spend is the strong peer: before the search started from a regularised
+configuration of every objective (not Tweedie's alone), the model sat within +-0.02 of it depending on the
+customer split; with the two-part start it is above it by 0.013-0.031 on six split seeds at 10 and 30 trials
+(bench/README.md, "CLV quality per step"). The same assertions fail for the model's predictions shuffled
+across customers. Few trials (CI): the numbers per step and at bench budgets are in bench/README.md
+(bench_clv.py).
 """
 
 from __future__ import annotations
@@ -74,18 +73,9 @@ def test_registered_clv_model_ranks_above_both_baselines_on_a_generated_world():
     assert not checks(pd.DataFrame({"predicted_spend": shuffled}), holdout)["gini_not_below_best_baseline"]
 
 
-def _cdnow_ranks_well(actual: np.ndarray, predicted: np.ndarray, holdout: pd.DataFrame) -> bool:
-    """Above BG/NBD + GG, and not below past spend by more than two standard errors of the difference."""
-    from training.core.selection import paired_difference_se
-
-    past = holdout["baseline_past_spend"].to_numpy(float)
-    gini = normalized_gini(actual, predicted)
-    se = paired_difference_se(normalized_gini, actual, predicted, past, seed=0)
-    return (gini > normalized_gini(actual, holdout["baseline_btyd"].to_numpy(float))
-            and gini >= normalized_gini(actual, past) - 2 * se)
-
-
-def test_registered_clv_model_on_cdnow_beats_bgnbd_and_matches_past_spend_within_noise():
+def test_registered_clv_model_on_cdnow_ranks_above_both_baselines():
     actual, predicted, holdout = _registered(_cdnow_problem())
-    assert _cdnow_ranks_well(actual, predicted, holdout)
-    assert not _cdnow_ranks_well(actual, np.random.default_rng(0).permutation(predicted), holdout)
+    assert beats_both_baselines(actual, predicted, holdout)
+    assert checks(pd.DataFrame({"predicted_spend": predicted}), holdout)["gini_not_below_best_baseline"]
+    shuffled = np.random.default_rng(0).permutation(predicted)
+    assert not beats_both_baselines(actual, shuffled, holdout)

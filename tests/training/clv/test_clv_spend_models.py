@@ -6,6 +6,7 @@ import pickle
 from pathlib import Path
 
 import numpy as np
+import optuna
 import pandas as pd
 import pytest
 
@@ -15,12 +16,14 @@ from training.clv.pyfunc import ClvModel
 from training.clv.spend_models import (
     CONSERVATIVE,
     OBJECTIVES,
+    REGISTERED,
     _cross_fitted,
     booster_count,
     combine,
     final_model,
     fit_objective,
     fitted_model,
+    objective_params,
     refit_objective,
     tune_spend_model,
 )
@@ -124,8 +127,37 @@ def test_cross_fitted_choice_is_scored_out_of_fold(stacked):
     assert choice.value < normalized_gini(y, in_sample) - 0.05
 
 
+def test_the_search_starts_from_each_objective_and_keeps_the_best_start_unless_clearly_beaten(stacked):
+    """One regularised start per objective (two-part first), then the search; the one-SE rule measures the
+    search's best against the best start, not against whichever objective happens to come first."""
+    p = stacked
+    train = p.train[p.features], p.train[LABEL].astype(float)
+    valid = p.valid[p.features], p.valid[LABEL].astype(float)
+    groups = np.r_[p.train[ID].astype(str), p.valid[ID].astype(str)]
+    settings = get_settings()
+    with tracked_run(settings, "clv-starts"):
+        run = RunContext(family="clv", model_name="clv", seed=0, trials=len(REGISTERED) + 3, timeout=None,
+                         storage=None, study_name="starts", settings=settings, plots_dir=Path("."),
+                         files_dir=Path("."))
+        tuned = tune_spend_model(train, valid, run=run, categorical=[], scale=p.lgbm_scale, groups=groups,
+                                 every_row=True, one_se=True, ensemble="folds")
+    starts = tuned.study.trials[:len(REGISTERED)]
+    assert [t.params["objective"] for t in starts] == list(REGISTERED) and REGISTERED[0] == "two_part"
+    for t in starts:
+        assert {k: v for k, v in t.params.items() if k != "objective"} == {
+            k: CONSERVATIVE[k] for k in t.params if k != "objective"}
+    best_start = max(starts, key=lambda t: t.value)
+    if tuned.choice.params == {**objective_params(optuna.trial.FixedTrial(best_start.params),
+                                                  best_start.params["objective"], train[1]), "seed": 0}:
+        assert tuned.choice.value == pytest.approx(best_start.value)
+        assert "start kept" in tuned.how or f"regularised {best_start.params['objective']} start" in tuned.how
+    else:  # a trial past the starts won, and only by more than the noise
+        assert tuned.choice.value > best_start.value and "best kept" in tuned.how
+        assert f"best regularised start ({best_start.params['objective']})" in tuned.how
+
+
 def test_categorical_columns_add_the_categorical_part_to_the_search(stacked):
-    """The CLV search shares churn's categorical controls; its first trial keeps LightGBM's own settings."""
+    """The CLV search shares churn's categorical controls; its starts keep LightGBM's own settings."""
     from training.core.lgbm import CATEGORICAL_DEFAULTS, CATEGORICAL_SPACE
 
     p = stacked
@@ -138,10 +170,11 @@ def test_categorical_columns_add_the_categorical_part_to_the_search(stacked):
     valid = with_store(p.valid), p.valid[LABEL].astype(float)
     settings = get_settings()
     with tracked_run(settings, "clv-categorical"):
-        run = RunContext(family="clv", model_name="clv", seed=0, trials=3, timeout=None, storage=None,
-                         study_name="categorical", settings=settings, plots_dir=Path("."), files_dir=Path("."))
+        run = RunContext(family="clv", model_name="clv", seed=0, trials=len(REGISTERED) + 2, timeout=None,
+                         storage=None, study_name="categorical", settings=settings, plots_dir=Path("."),
+                         files_dir=Path("."))
         tuned = tune_spend_model(train, valid, run=run, categorical=["store"], scale=p.lgbm_scale)
-    first, *rest = tuned.study.trials
-    assert {k: first.params[k] for k in CATEGORICAL_SPACE} == CATEGORICAL_DEFAULTS
+    starts, rest = tuned.study.trials[:len(REGISTERED)], tuned.study.trials[len(REGISTERED):]
+    assert all({k: t.params[k] for k in CATEGORICAL_SPACE} == CATEGORICAL_DEFAULTS for t in starts)
     assert all(set(CATEGORICAL_SPACE) <= set(t.params) for t in rest)
     assert {t.params["max_cat_threshold"] for t in tuned.study.trials} != {CATEGORICAL_DEFAULTS["max_cat_threshold"]}
