@@ -81,13 +81,13 @@ def steps(problem, trials: int, seed: int, settings, tag: str, seeds: int) -> di
                           files_dir=Path("."))
 
     def spend(p, step: str, objectives: tuple[str, ...], every_row: bool = False, one_se: bool = False,
-              starts: tuple[str, ...] | None = ("tweedie",)):
+              starts: tuple[str, ...] | None = None):
         data = p.train[p.features], p.train["future_spend"].astype(float)
         valid = p.valid[p.features], p.valid["future_spend"].astype(float)
         groups = pd.concat([p.train[ID], p.valid[ID]]).astype(str).to_numpy()
         return tune_spend_model(data, valid, run=run(step), categorical=p.categorical, scale=p.lgbm_scale,
                                 objectives=objectives, groups=groups, every_row=every_row, one_se=one_se,
-                                ensemble="folds", starts=starts)
+                                ensemble="folds", starts=starts or objectives[:1])
 
     out = {"past spend": problem.holdout[PAST_SPEND].to_numpy(float)}
     out["BG/NBD + GG"], _ = predict_from_inputs(BTYDModel.fit(problem.btyd_population), problem.holdout,
@@ -105,7 +105,7 @@ def steps(problem, trials: int, seed: int, settings, tag: str, seeds: int) -> di
                                                           1).predict(stacked.holdout)
         out["+ one-SE rule (one split)"] = split.model.predict(stacked.holdout)
         tuned = spend(stacked, "every-row", SINGLE, every_row=True, one_se=True)
-        registered = spend(stacked, "starts", REGISTERED, every_row=True, one_se=True, starts=None)
+        registered = spend(stacked, "starts", REGISTERED, every_row=True, one_se=True, starts=REGISTERED)
         print(f"[bench_clv] {tag}: {registered.how}; chose {registered.choice.objective}", file=sys.stderr)
         if tuned.folds:
             out["+ every non-test row: K-fold, fold models averaged"] = wrap_model(

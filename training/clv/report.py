@@ -109,7 +109,9 @@ Train {len(problem.train)} rows, validation {len(problem.valid)} rows, holdout {
   expected spend are features ({"stacked" if problem.stack_btyd is not None else "not stacked here"}).
   Optuna chooses the objective with the tree parameters (Tweedie with its variance power, l2 on
   log(1 + spend), Huber, or a two-part P(buy) x E[spend | buy]: `{best_params.get("objective")}` here),
-  starting from a regularised Tweedie configuration, on normalized Gini; early stopping watches each
+  starting from a regularised configuration of each objective (two-part first), on normalized Gini; the
+  best of those starts is kept unless the search beats it by more than one standard error; early stopping
+  watches each
   objective's own metric. Rows used: {best_params.get("fitted", "one validation split")} ({lgbm}).
 
 ## Holdout comparison (winner: **{winner}**)

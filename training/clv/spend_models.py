@@ -295,6 +295,8 @@ def tune_spend_model(train: tuple[pd.DataFrame, pd.Series], valid: tuple[pd.Data
     from training.core.splits import group_folds
     from training.core.tuning import run_study
 
+    if not set(starts or ()) <= set(objectives):
+        raise ValueError(f"starts {starts} must be among the searched objectives {objectives}")
     features = list(train[0].columns)
     x_all, y_all = pd.concat([train[0], valid[0]]), pd.concat([train[1], valid[1]]).astype(float)
     k = kfold_count(len(x_all), run.settings) if every_row else 0
