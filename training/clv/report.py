@@ -111,8 +111,7 @@ Train {len(problem.train)} rows, validation {len(problem.valid)} rows, holdout {
   log(1 + spend), Huber, or a two-part P(buy) x E[spend | buy]: `{best_params.get("objective")}` here),
   starting from a regularised configuration of each objective (two-part first), on normalized Gini; the
   best of those starts is kept unless the search beats it by more than one standard error; early stopping
-  watches each
-  objective's own metric. Rows used: {best_params.get("fitted", "one validation split")} ({lgbm}).
+  watches each objective's own metric. Rows used: {best_params.get("fitted", "one validation split")} ({lgbm}).
 
 ## Holdout comparison (winner: **{winner}**)
 Primary metric: normalized Gini (targeting ranks customers by value; 1 = perfect order), MAE reported.
