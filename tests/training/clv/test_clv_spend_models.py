@@ -17,6 +17,7 @@ from training.clv.spend_models import (
     CONSERVATIVE,
     OBJECTIVES,
     REGISTERED,
+    TunedSpend,
     _cross_fitted,
     booster_count,
     combine,
@@ -76,21 +77,26 @@ def test_a_model_without_all_its_boosters_is_refused(stacked):
                  objective="blend")
 
 
+def _every_row(p, name: str, trials: int, **options) -> TunedSpend:
+    """``tune_spend_model`` on every non-test row of ``p`` (K-fold on this small table), ``trials`` trials."""
+    train = p.train[p.features], p.train[LABEL].astype(float)
+    valid = p.valid[p.features], p.valid[LABEL].astype(float)
+    groups = np.r_[p.train[ID].astype(str), p.valid[ID].astype(str)]
+    settings = get_settings()
+    with tracked_run(settings, f"clv-{name}"):
+        run = RunContext(family="clv", model_name="clv", seed=0, trials=trials, timeout=None, storage=None,
+                         study_name=name, settings=settings, plots_dir=Path("."), files_dir=Path("."))
+        return tune_spend_model(train, valid, run=run, categorical=[], scale=p.lgbm_scale, groups=groups,
+                                every_row=True, **options)
+
+
 def test_every_row_selection_cross_fits_by_customer_and_serves_the_refit(stacked):
     """Small table: K-fold over train + validation (customers kept within a fold), calibrated out of fold,
     refitted on every non-test row with several seeds; the served model predicts what was evaluated."""
 
     p = stacked
-    train = p.train[p.features], p.train[LABEL].astype(float)
-    valid = p.valid[p.features], p.valid[LABEL].astype(float)
-    groups = np.r_[p.train[ID].astype(str), p.valid[ID].astype(str)]
-    settings = get_settings()
-    with tracked_run(settings, "clv-every-row"):
-        run = RunContext(family="clv", model_name="clv", seed=0, trials=2, timeout=None, storage=None,
-                         study_name="every-row", settings=settings, plots_dir=Path("."), files_dir=Path("."))
-        tuned = tune_spend_model(train, valid, run=run, categorical=[], scale=p.lgbm_scale, groups=groups,
-                                 every_row=True, seeds=2)
-    assert tuned.folds == settings.kfold_folds and "refit on all" in tuned.how
+    tuned = _every_row(p, "every-row", 2, seeds=2)
+    assert tuned.folds == get_settings().kfold_folds and "refit on all" in tuned.how
     n = booster_count(tuned.model.objective)
     assert tuned.model.members == 2 and len(tuned.model.booster_texts) == 2 * n
     # Refit on every non-test row: the rounds found on 4/5 of the rows, scaled up.
@@ -131,16 +137,8 @@ def test_the_search_starts_from_each_objective_and_keeps_the_best_start_unless_c
     """One regularised start per objective (two-part first), then the search; the one-SE rule measures the
     search's best against the best start, not against whichever objective happens to come first."""
     p = stacked
+    tuned = _every_row(p, "starts", len(REGISTERED) + 3, one_se=True, ensemble="folds")
     train = p.train[p.features], p.train[LABEL].astype(float)
-    valid = p.valid[p.features], p.valid[LABEL].astype(float)
-    groups = np.r_[p.train[ID].astype(str), p.valid[ID].astype(str)]
-    settings = get_settings()
-    with tracked_run(settings, "clv-starts"):
-        run = RunContext(family="clv", model_name="clv", seed=0, trials=len(REGISTERED) + 3, timeout=None,
-                         storage=None, study_name="starts", settings=settings, plots_dir=Path("."),
-                         files_dir=Path("."))
-        tuned = tune_spend_model(train, valid, run=run, categorical=[], scale=p.lgbm_scale, groups=groups,
-                                 every_row=True, one_se=True, ensemble="folds")
     starts = tuned.study.trials[:len(REGISTERED)]
     assert [t.params["objective"] for t in starts] == list(REGISTERED) and REGISTERED[0] == "two_part"
     for t in starts:
