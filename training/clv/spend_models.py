@@ -285,8 +285,8 @@ def tune_spend_model(train: tuple[pd.DataFrame, pd.Series], valid: tuple[pd.Data
     the refit (K-fold mode only). Without it: fitted on train, chosen and calibrated on valid (the
     benchmark's earlier steps). The first trials are ``CONSERVATIVE`` with each of ``starts`` (default: every
     one of ``objectives``, in order), so a tiny budget still yields a sane model; ``one_se``: the best of those
-    starts is kept unless the best trial beats it by
-    more than one bootstrap standard error of the Gini difference (``training.core.selection``).
+    starts is kept unless the best trial beats it by more than one bootstrap standard error of the Gini
+    difference (``training.core.selection``).
     """
     import optuna
 

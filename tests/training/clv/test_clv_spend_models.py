@@ -6,7 +6,6 @@ import pickle
 from pathlib import Path
 
 import numpy as np
-import optuna
 import pandas as pd
 import pytest
 
@@ -24,7 +23,6 @@ from training.clv.spend_models import (
     final_model,
     fit_objective,
     fitted_model,
-    objective_params,
     refit_objective,
     tune_spend_model,
 )
@@ -138,16 +136,13 @@ def test_the_search_starts_from_each_objective_and_keeps_the_best_start_unless_c
     search's best against the best start, not against whichever objective happens to come first."""
     p = stacked
     tuned = _every_row(p, "starts", len(REGISTERED) + 3, one_se=True, ensemble="folds")
-    train = p.train[p.features], p.train[LABEL].astype(float)
     starts = tuned.study.trials[:len(REGISTERED)]
     assert [t.params["objective"] for t in starts] == list(REGISTERED) and REGISTERED[0] == "two_part"
     for t in starts:
         assert {k: v for k, v in t.params.items() if k != "objective"} == {
             k: CONSERVATIVE[k] for k in t.params if k != "objective"}
     best_start = max(starts, key=lambda t: t.value)
-    if tuned.choice.params == {**objective_params(optuna.trial.FixedTrial(best_start.params),
-                                                  best_start.params["objective"], train[1]), "seed": 0}:
-        assert tuned.choice.value == pytest.approx(best_start.value)
+    if tuned.choice.objective == best_start.params["objective"] and tuned.choice.value == best_start.value:
         assert "start kept" in tuned.how or f"regularised {best_start.params['objective']} start" in tuned.how
     else:  # a trial past the starts won, and only by more than the noise
         assert tuned.choice.value > best_start.value and "best kept" in tuned.how
