@@ -182,7 +182,7 @@ def tune_lightgbm(data: ChurnData, parts: ChurnParts, run: RunContext):
               conservative_trial_params(TASK, categorical=has_categories)]
     tuned = tune((parts.train[data.features], parts.train[LABEL]),
                  (parts.valid[data.features], parts.valid[LABEL]), task=TASK, run=run, categorical=data.categorical,
-                 max_rounds=MAX_ROUNDS, warm_start=starts, groups=parts.fit_rows[ID])
+                 max_rounds=MAX_ROUNDS, warm_start=starts, groups=parts.fit_rows[ID], one_se=True)
     return LgbmScorer(tuned.booster, data.features, data.categorical), tuned
 
 

@@ -103,7 +103,7 @@ def test_kfold_tuning_score_does_not_count_a_memorised_customer_as_skill():
 
     def cv_auc(groups: np.ndarray | None) -> float:
         return cv_lgbm(params, train, valid, task="binary", folds=5, metric="auc", seed=0, groups=groups,
-                       max_rounds=100)[1]
+                       max_rounds=100).value
 
     assert cv_auc(None) > 0.7   # the leak: memorised customers look like skill
     assert cv_auc(customers) < 0.6  # grouped: nothing generalises, and the score says so

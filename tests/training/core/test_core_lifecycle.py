@@ -208,13 +208,46 @@ def test_small_tables_are_tuned_by_k_fold_and_the_booster_never_sees_the_validat
     # the objective is the cross-validated metric of the best configuration, recomputable from its params
     params = {**suggest_lgbm_params(optuna.trial.FixedTrial(kfold.study.best_params), "binary"), "seed": 0}
     assert kfold.params == params
-    rounds, value = cv_lgbm(params, train, valid, task="binary", folds=5, metric="binary_logloss", seed=0,
-                            max_rounds=300)
+    rounds, value, _ = cv_lgbm(params, train, valid, task="binary", folds=5, metric="binary_logloss", seed=0,
+                               max_rounds=300)
     assert (rounds, value) == (kfold.best_iteration, pytest.approx(kfold.value))
     # the booster is that configuration on the train rows only, with the rounds scaled to them
     expected = fit_rounds(params, *train, task="binary", rounds=scaled_rounds(rounds, kfold.tuned_rows, 600))
     assert kfold.booster.current_iteration() == expected.current_iteration() == kfold.booster.best_iteration
     np.testing.assert_allclose(kfold.booster.predict(valid[0]), expected.predict(valid[0]))
+
+
+def test_one_se_keeps_a_start_the_search_does_not_clearly_beat_and_drops_one_it_does(tmp_path):
+    """Labels without signal: no trial is better than the regularised start by more than the noise, so it
+    stays. A start far below what the data allows (slow, shallow, large leaves) is replaced by the search's best."""
+    from training.core.lgbm import conservative_trial_params, suggest_lgbm_params
+    from training.core.lgbm_search import tune_lightgbm
+
+    rng = np.random.default_rng(2)
+    x = pd.DataFrame({"a": rng.normal(size=900), "b": rng.normal(size=900)})
+    noise = pd.Series((rng.normal(size=900) > 0.5).astype(int))
+    signal = pd.Series((x["a"] * x["b"] + 0.3 * rng.normal(size=900) > 0).astype(int))
+
+    def tune(y: pd.Series, start: dict, name: str):
+        run = RunContext(family="t", model_name="t", seed=0, trials=8, timeout=None,
+                         storage=f"sqlite:///{tmp_path / 'o.db'}", study_name=name, settings=get_settings(),
+                         plots_dir=tmp_path, files_dir=tmp_path)
+        return tune_lightgbm((x.iloc[:600], y.iloc[:600]), (x.iloc[600:], y.iloc[600:]), task="binary", run=run,
+                             max_rounds=300, warm_start=[start], one_se=True)
+
+    def params_of(values: dict) -> dict:
+        return {**suggest_lgbm_params(optuna.trial.FixedTrial(values), "binary"), "seed": 0}
+
+    start = conservative_trial_params("binary")
+    slow = {**start, "learning_rate": 0.01, "min_child_samples": 200, "limit_depth": True, "max_depth": 3}
+    with mlflow.start_run():
+        kept = tune(noise, start, "noise")
+        dropped = tune(signal, slow, "signal")
+    # a later trial scored best, by less than its standard error: the start is what is returned, and said
+    assert kept.study.best_trial.number != 0 and "one-SE rule" in kept.how
+    assert kept.params == params_of(start)
+    assert dropped.params == params_of(dropped.study.best_params) != params_of(slow)
+    assert dropped.kept_start == "" and dropped.study.best_trial.number != 0
 
 
 def test_a_score_metric_such_as_auc_is_maximised_in_both_tuning_modes(tmp_path):
@@ -243,5 +276,5 @@ def test_a_score_metric_such_as_auc_is_maximised_in_both_tuning_modes(tmp_path):
     # K-fold: the rounds are where the fold-mean AUC peaks
     params = {**suggest_lgbm_params(optuna.trial.FixedTrial(kfold.study.best_params), "binary"), "metric": "auc",
               "seed": 0}
-    rounds, value = cv_lgbm(params, train, valid, task="binary", folds=5, metric="auc", seed=0, max_rounds=200)
+    rounds, value, _ = cv_lgbm(params, train, valid, task="binary", folds=5, metric="auc", seed=0, max_rounds=200)
     assert (rounds, value) == (kfold.best_iteration, pytest.approx(kfold.value))

@@ -70,8 +70,8 @@ def test_categorical_regularisation_reaches_lightgbm_and_tames_a_noise_column():
     base = {"learning_rate": 0.05, "num_leaves": 31}
     strict = base | {"max_cat_threshold": 2, "min_data_per_group": 400, "cat_smooth": 100.0}
     kw = {"task": "binary", "folds": 5, "metric": "binary_logloss", "seed": 0, "categorical": ["plan", "store"]}
-    _, loose_loss = cv_lgbm(base, train, valid, **kw)
-    _, strict_loss = cv_lgbm(strict, train, valid, **kw)
+    _, loose_loss, _ = cv_lgbm(base, train, valid, **kw)
+    _, strict_loss, _ = cv_lgbm(strict, train, valid, **kw)
     assert strict_loss < loose_loss - 0.002
     booster = fit_lgbm(strict, train, valid, task="binary", categorical=["plan", "store"], max_rounds=20)
     text = booster.model_to_string()
