@@ -23,7 +23,9 @@ rows should scale from (``scaled_rounds``).
 one standard error of the best's cross-validated metric (the fold standard deviation over sqrt(K)), Breiman's
 rule as in glmnet's ``lambda.1se``. On the 2,000-customer bench worlds the search's best (of 60 trials)
 beat the regularised start by less than that on all 6 seeds, and keeping the start raised churn's test AUC
-by 0.0016 on average (0 to +0.0035; bench/README.md, churn quality, "one-SE rule").
+by 0.0016 on average (0 to +0.0035; bench/README.md, churn quality, "one-SE rule"). CLV's search has every
+trial's out-of-fold predictions and uses the paired bootstrap form (``training.core.selection``);
+``lightgbm.cv`` gives only fold means and standard deviations, hence this form here.
 """
 
 from __future__ import annotations
