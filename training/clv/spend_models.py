@@ -293,7 +293,7 @@ def tune_spend_model(train: tuple[pd.DataFrame, pd.Series], valid: tuple[pd.Data
     from training.core.lgbm_search import kfold_count
     from training.core.selection import prefer_default
     from training.core.splits import group_folds
-    from training.core.tuning import run_study
+    from training.core.tuning import is_warm_start, run_study
 
     if not set(starts or ()) <= set(objectives):
         raise ValueError(f"starts {starts} must be among the searched objectives {objectives}")
@@ -308,9 +308,6 @@ def tune_spend_model(train: tuple[pd.DataFrame, pd.Series], valid: tuple[pd.Data
     warm = [{**CONSERVATIVE, **cat_defaults, "objective": objective} for objective in starts or objectives]
     best: dict[str, Any] = {}
 
-    def is_start(params: dict) -> bool:
-        return any(all(start.get(k) == v for k, v in params.items()) for start in warm)
-
     def build(trial) -> Choice:
         objective = trial.suggest_categorical("objective", list(objectives))
         params = {**objective_params(trial, objective, train[1], categorical=bool(categorical)), "seed": run.seed}
@@ -323,7 +320,7 @@ def tune_spend_model(train: tuple[pd.DataFrame, pd.Series], valid: tuple[pd.Data
         trial.set_user_attr("best_iteration", int(choice.rounds[0]))
         if not best or choice.value > best["choice"].value:
             best.update(number=trial.number, choice=choice)
-        if is_start(trial.params) and ("default" not in best or choice.value > best["default"].value):
+        if is_warm_start(trial.params, warm) and ("default" not in best or choice.value > best["default"].value):
             best["default"] = choice
         return choice.value
 

@@ -39,7 +39,7 @@ import pandas as pd
 
 from training.core.family import RunContext
 from training.core.lgbm import METRIC, Task, default_trial_params, direction, fit_lgbm, suggest_lgbm_params
-from training.core.tuning import run_study, warm_starts
+from training.core.tuning import is_warm_start, run_study, warm_starts
 from training.settings import Settings
 
 
@@ -116,7 +116,7 @@ def tune_lightgbm(train: tuple[pd.DataFrame, pd.Series], valid: tuple[pd.DataFra
         fitted = dict(value=value, se=se, number=trial.number, booster=booster, params=params, rounds=rounds)
         if not best or (value > best["value"] if maximize else value < best["value"]):
             best.update(fitted)
-        if any(all(start.get(k) == v for k, v in trial.params.items()) for start in starts):
+        if is_warm_start(trial.params, starts):
             start_fits.append(fitted)
         return value
 

@@ -102,6 +102,11 @@ def warm_starts(warm_start: dict | Sequence[dict] | None) -> list[dict]:
     return [warm_start] if isinstance(warm_start, dict) else [dict(s) for s in warm_start]
 
 
+def is_warm_start(params: dict, starts: Sequence[dict]) -> bool:
+    """Whether a trial's searched ``params`` are one of ``starts`` (the one-SE rules' reference trials)."""
+    return any(all(start.get(k) == v for k, v in params.items()) for start in starts)
+
+
 def _log_trial_run(study_name: str) -> Callable[[optuna.Study, optuna.trial.FrozenTrial], None]:
     """Optuna callback writing one nested MLflow run per finished trial (complete, pruned or failed)."""
 
