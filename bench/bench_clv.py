@@ -8,7 +8,10 @@ validation grouped by customer, the fold models averaged, without and with the o
 from one regularised configuration (``spend_models.CONSERVATIVE`` with Tweedie). Then the registered search:
 a regularised start per objective (two-part first), the one-SE rule measured against the best of them; and
 two alternatives: its choice refitted on all non-test rows, once and with several seeds (what tables above
-``kfold_max_rows`` do). Every search gets the same number of Optuna trials. On generated worlds the
+``kfold_max_rows`` do). When the labels cover less than the horizon (a log shorter than twice the horizon:
+CDNOW at 273 days, worlds at ``--world-horizon 365``), the registered row is the same search with BG/NBD +
+Gamma-Gamma predicting the days past the labels (``ClvProblem.tail_days``), and the row before it the label
+window scaled up to the horizon. Every search gets the same number of Optuna trials. On generated worlds the
 table also gives the normalized Gini against the generator's expected spend (``Gini vs truth``).
 
 Tables: generated worlds (transaction logs of ``training.world``, calibration to 2024-06-30, 90 days out)
@@ -17,6 +20,8 @@ uses). Target: Gini at least 0.03 above the better baseline.
 
     nice -n 10 python bench/bench_clv.py                      # 2k and 5k worlds x seeds 1, 2; CDNOW
     nice -n 10 python bench/bench_clv.py --sizes 2000 --seeds 1 --trials 10
+    nice -n 10 python bench/bench_clv.py --sizes --cdnow-horizon 273     # the issue's 39 weeks in, 39 out
+    nice -n 10 python bench/bench_clv.py --no-cdnow --world-horizon 365  # labels shorter than the horizon
 """
 
 from __future__ import annotations
@@ -50,18 +55,21 @@ def cdnow_problem(seed: int, horizon: int = HORIZON):
                                      horizon_days=horizon, seed=seed), None
 
 
-def world_problem(n: int, seed: int):
+def world_problem(n: int, seed: int, horizon: int = HORIZON):
+    """A generated world's log; at the default horizon 18 months of history (labels cover the horizon), else
+    one year of history before the cutoff and ``horizon`` days after it (labels cover half a year)."""
     from training.clv.inputs import problem_from_transactions
     from training.world import WorldConfig, generate_world
     from training.world.truth import expected_spend
 
-    world = generate_world(WorldConfig(n_customers=n, seed=seed, start="2023-01-01", end="2024-12-31",
-                                       dirt_rate=0.0))
+    start, end = ("2023-01-01", "2024-12-31") if horizon == HORIZON else (
+        str((WORLD_CUTOFF - pd.Timedelta(days=366)).date()), str((WORLD_CUTOFF + pd.Timedelta(days=horizon)).date()))
+    world = generate_world(WorldConfig(n_customers=n, seed=seed, start=start, end=end, dirt_rate=0.0))
     problem = problem_from_transactions(world.transactions, id_col="customer_id", date_col="order_ts",
                                         amount_col="amount",
                                         calibration_end=str((WORLD_CUTOFF - pd.Timedelta(days=1)).date()),
-                                        horizon_days=HORIZON, seed=seed)
-    truth = expected_spend(world.truth_customers, world.meta, WORLD_CUTOFF, HORIZON)
+                                        horizon_days=horizon, seed=seed)
+    truth = expected_spend(world.truth_customers, world.meta, WORLD_CUTOFF, horizon)
     return problem, truth.reindex(problem.holdout["customer_id"]).to_numpy(float)
 
 
@@ -70,7 +78,7 @@ def steps(problem, trials: int, seed: int, settings, tag: str, seeds: int) -> di
     from training.clv.btyd import BTYDModel, predict_from_inputs
     from training.clv.spend_models import REGISTERED, SINGLE, final_model, tune_spend_model, wrap_model
     from training.clv.stacking import stack_problem
-    from training.clv.train import PAST_SPEND, lgbm_holdout_spend, tune_lightgbm
+    from training.clv.train import PAST_SPEND, lgbm_holdout_spend, lightgbm_spend, tune_lightgbm
     from training.clv.transactions import ID
     from training.core.family import RunContext
     from training.tracking import tracked_run
@@ -81,11 +89,12 @@ def steps(problem, trials: int, seed: int, settings, tag: str, seeds: int) -> di
                           files_dir=Path("."))
 
     def spend(p, step: str, objectives: tuple[str, ...], every_row: bool = False, one_se: bool = False,
-              starts: tuple[str, ...] | None = None):
+              starts: tuple[str, ...] | None = None, scale: float | None = None):
         data = p.train[p.features], p.train["future_spend"].astype(float)
         valid = p.valid[p.features], p.valid["future_spend"].astype(float)
         groups = pd.concat([p.train[ID], p.valid[ID]]).astype(str).to_numpy()
-        return tune_spend_model(data, valid, run=run(step), categorical=p.categorical, scale=p.lgbm_scale,
+        return tune_spend_model(data, valid, run=run(step), categorical=p.categorical,
+                                scale=p.lgbm_scale if scale is None else scale,
                                 objectives=objectives, groups=groups, every_row=every_row, one_se=one_se,
                                 ensemble="folds", starts=starts or objectives[:1])
 
@@ -115,7 +124,13 @@ def steps(problem, trials: int, seed: int, settings, tag: str, seeds: int) -> di
             out["+ every non-test row: refit"] = final_model(tuned.searched, tuned.rows, cats, folds=0, seeds=1,
                                                              ensemble="refit", seed=seed)[0].predict(stacked.holdout)
             out["+ one-SE rule: refit"] = tuned.model.predict(stacked.holdout)
-        out["+ a regularised start per objective (registered)"] = registered.model.predict(stacked.holdout)
+        out["+ a regularised start per objective" + ("" if stacked.tail_days else " (registered)")] = \
+            registered.model.predict(stacked.holdout)
+        if stacked.tail_days:  # labels shorter than the horizon: BG/NBD predicts the rest (registered)
+            tailed = spend(stacked, "tail", REGISTERED, every_row=True, one_se=True, starts=REGISTERED,
+                           scale=stacked.spend_scale).model
+            out["+ BG/NBD + GG for the days past the labels (registered)"] = lightgbm_spend(stacked, tailed,
+                                                                                          stacked.holdout)
         for label, n in (("alt: registered choice, refit", 1),
                          (f"alt: registered choice, refit, {seeds} seeds averaged", seeds)):
             out[label] = final_model(registered.choice, registered.rows, cats, folds=0, seeds=n, ensemble="refit",
@@ -161,6 +176,8 @@ def main() -> None:
                         help="more CDNOW runs with other train/validation customer splits and search seeds")
     parser.add_argument("--cdnow-horizon", type=int, default=HORIZON,
                         help="CDNOW holdout days (273 = the issue's 39 weeks in, 39 weeks out)")
+    parser.add_argument("--world-horizon", type=int, default=HORIZON,
+                        help="worlds' holdout days; other than 90: one year of history, so labels cover half a year")
     parser.add_argument("--refit-seeds", type=int, default=5, help="seeds of the seed-averaged refit step")
     args = parser.parse_args()
     os.environ.setdefault("DO_NOT_TRACK", "1")
@@ -176,7 +193,8 @@ def main() -> None:
         tables = [] if args.no_cdnow else [(cdnow, lambda: cdnow_problem(0, args.cdnow_horizon), 0)]
         tables += [(f"{cdnow} split seed {s}", (lambda s=s: cdnow_problem(s, args.cdnow_horizon)), s)
                    for s in args.cdnow_seeds]
-        tables += [(f"world {n:,} seed {s}", (lambda n=n, s=s: world_problem(n, s)), s)
+        world = "" if args.world_horizon == HORIZON else f", {args.world_horizon} days"
+        tables += [(f"world {n:,}{world} seed {s}", (lambda n=n, s=s: world_problem(n, s, args.world_horizon)), s)
                    for n in args.sizes for s in args.seeds]
         for name, load, seed in tables:
             problem, truth = load()
@@ -187,9 +205,8 @@ def main() -> None:
     load = os.getloadavg()
     print(f"# CLV quality per step ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}, "
           f"{os.cpu_count()} cores, {platform.python_version()}, load {load[0]:.1f})\n")
-    print(f"Held-out {HORIZON}-day spend (CDNOW: {args.cdnow_horizon} days); {args.trials} Optuna trials per "
-          "LightGBM step; "
-          f"{time.perf_counter() - started:.0f} s in all.\n")
+    print(f"Held-out spend over {args.cdnow_horizon} days on CDNOW, {args.world_horizon} on the worlds; "
+          f"{args.trials} Optuna trials per LightGBM step; {time.perf_counter() - started:.0f} s in all.\n")
     print(markdown(rows))
 
 

@@ -25,7 +25,7 @@ import pandas as pd
 
 from training.clv.btyd import BTYD_INPUTS, BTYDModel, from_inputs, predict_from_inputs
 from training.clv.spend_models import booster_count
-from training.clv.stacking import STACKED_COLUMNS, stacked_features
+from training.clv.stacking import STACKED_COLUMNS, btyd_tail, stacked_features
 from training.clv.tiers import assign_tiers, load_thresholds
 from training.core.pyfunc_base import InputSpec, ValidatedPyfunc, invalid_input
 
@@ -42,7 +42,7 @@ class ClvModel(ValidatedPyfunc):
                  booster_text: str | None = None, btyd_params: dict[str, float] | None = None,
                  scale: float = 1.0, categorical: list[str] | None = None, objective: str = "tweedie",
                  more_booster_texts: tuple[str, ...] = (), part_scales: tuple[float, ...] = (),
-                 stack_horizon_days: float = 0.0, members: int = 1) -> None:
+                 stack_horizon_days: float = 0.0, members: int = 1, tail_days: float = 0.0) -> None:
         super().__init__(spec)
         if kind == "lightgbm" and not booster_text:
             raise ValueError("a LightGBM ClvModel needs the booster (model_to_string())")
@@ -62,6 +62,9 @@ class ClvModel(ValidatedPyfunc):
         for i, text in enumerate(more_booster_texts, start=2):
             setattr(self, f"booster_text_{i}", text)
         self.stack_horizon_days = stack_horizon_days
+        # Days past the label window whose spend the stacked BG/NBD fit adds (``ClvProblem.tail_days``; 0: the
+        # label window is the horizon, or ``scale`` stretches it); ``scale`` then holds the calibration alone.
+        self.tail_days = tail_days
         self._booster = None
         self._more_boosters = None
 
@@ -76,7 +79,7 @@ class ClvModel(ValidatedPyfunc):
 
     def __setstate__(self, state: dict) -> None:
         defaults = {"objective": "tweedie", "part_scales": (), "stack_horizon_days": 0.0, "members": 1,
-                    "_more_boosters": None}  # versions logged before these existed
+                    "tail_days": 0.0, "_more_boosters": None}  # versions logged before these existed
         self.__dict__.update({**defaults, **state})
 
     def preprocess(self, frame: pd.DataFrame) -> pd.DataFrame:
@@ -99,14 +102,17 @@ class ClvModel(ValidatedPyfunc):
         from training.clv.spend_models import combine_members
         from training.core import lgbm_predict
 
-        frame, p_alive = features, np.full(len(features), np.nan)
+        frame, p_alive, tail = features, np.full(len(features), np.nan), 0.0
         if self.stack_horizon_days:  # the stacked BG/NBD columns, from the btyd_* inputs
-            stacked = stacked_features(BTYDModel.from_params(self.btyd_params), features, self.stack_horizon_days)
+            btyd = BTYDModel.from_params(self.btyd_params)
+            stacked = stacked_features(btyd, features, self.stack_horizon_days)
+            if self.tail_days:
+                tail = btyd_tail(btyd, features, self.stack_horizon_days, self.stack_horizon_days + self.tail_days)
             frame = features.drop(columns=STACKED_COLUMNS, errors="ignore").join(stacked)
             p_alive = stacked["bgnbd_p_alive"].to_numpy(float)
         outputs = [lgbm_predict.predict(b, lgbm_predict.booster_matrix(b, frame, b.feature_name(), self.categorical))
                    for b in [self._lgbm(), *self._more_lgbm()]]
-        return combine_members(self.objective, outputs, self.part_scales, self.members) * self.scale, p_alive
+        return combine_members(self.objective, outputs, self.part_scales, self.members) * self.scale + tail, p_alive
 
     def predict_frame(self, features: pd.DataFrame, params=None) -> pd.DataFrame:
         spend, p_alive = self.predict_spend(features)

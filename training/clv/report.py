@@ -112,6 +112,7 @@ Train {len(problem.train)} rows, validation {len(problem.valid)} rows, holdout {
   starting from a regularised configuration of each objective (two-part first), on normalized Gini; the
   best of those starts is kept unless the search beats it by more than one standard error; early stopping
   watches each objective's own metric. Rows used: {best_params.get("fitted", "one validation split")} ({lgbm}).
+  {_horizon_note(problem)}
 
 ## Holdout comparison (winner: **{winner}**)
 Primary metric: normalized Gini (targeting ranks customers by value; 1 = perfect order), MAE reported.
@@ -144,3 +145,16 @@ BG/NBD assumes a stationary purchase process and independent spend and frequency
 earlier cutoffs assumes the next horizon behaves like the past ones. The winner is chosen on the same
 holdout that is reported (two candidates only, so the optimism is small).
 """
+
+
+def _horizon_note(problem: ClvProblem) -> str:
+    """How LightGBM's label window becomes the horizon (model card)."""
+    window = round(problem.label_days)
+    if problem.tail_days:
+        return (f"Its labels cover {window} of the {problem.horizon_days} days (the log is too short for more): "
+                f"it predicts those {window} days and BG/NBD + Gamma-Gamma, fitted at the latest cutoff, add the "
+                f"expected spend of the remaining {round(problem.tail_days)}.")
+    if problem.lgbm_scale > 1:
+        return (f"Its labels cover {window} of the {problem.horizon_days} days: its predictions are scaled by "
+                f"{problem.lgbm_scale:.2f} (the same spending rate over the rest).")
+    return f"Its labels cover the whole {problem.horizon_days}-day horizon."

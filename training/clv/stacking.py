@@ -41,6 +41,21 @@ def stacked_features(model: BTYDModel, frame: pd.DataFrame, horizon_days: float)
     return out
 
 
+def btyd_tail(model: BTYDModel, frame: pd.DataFrame, from_days: float, to_days: float) -> np.ndarray:
+    """Expected spend in ``(from_days, to_days]`` after the cutoff for rows with ``btyd_*`` inputs (0 for a
+    customer with no purchase yet): Gamma-Gamma spend x the BG/NBD purchases between the two
+    (``ClvProblem.tail_days``)."""
+    summary = from_inputs(frame)
+    known = summary.notna().all(axis=1).to_numpy()
+    out = np.zeros(len(frame))
+    if known.any():
+        rows = summary[known]
+        purchases = (model.bgnbd.expected_purchases(rows, model.horizon_units(to_days))
+                     - model.bgnbd.expected_purchases(rows, model.horizon_units(from_days)))
+        out[known] = np.clip(purchases, 0.0, None) * model.gamma_gamma.conditional_expected_spend(rows)
+    return out
+
+
 def population(frames: Iterable[pd.DataFrame], cutoff: pd.Timestamp) -> pd.DataFrame:
     """The BTYD summary of every customer with history at ``cutoff`` (one row each) across ``frames``."""
     parts = [f.loc[pd.to_datetime(f[CUTOFF]) == cutoff, [ID, *BTYD_INPUTS.values()]] for f in frames]

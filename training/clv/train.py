@@ -72,9 +72,21 @@ def tune_spend(problem: ClvProblem, run: RunContext) -> TunedSpend:
 
     return tune_spend_model((problem.train[problem.features], problem.train[LABEL].astype(float)),
                             (problem.valid[problem.features], problem.valid[LABEL].astype(float)), run=run,
-                            categorical=problem.categorical, scale=problem.lgbm_scale,
+                            categorical=problem.categorical, scale=problem.spend_scale,
                             groups=pd.concat([problem.train[ID], problem.valid[ID]]).astype(str).to_numpy(),
                             every_row=True, seeds=run.settings.clv_refit_seeds, ensemble="folds", one_se=True)
+
+
+def lightgbm_spend(problem: ClvProblem, spend: SpendModel, frame: pd.DataFrame) -> np.ndarray:
+    """The tuned LightGBM's spend over the horizon: its label-window spend, plus BG/NBD's expected spend for the
+    rest of the horizon when the labels are shorter (``ClvProblem.tail_days``); what ``ClvModel`` serves."""
+    from training.clv.stacking import btyd_tail
+
+    predicted = spend.predict(frame)
+    if problem.tail_days:
+        predicted = predicted + btyd_tail(problem.stack_btyd, frame, problem.stack_horizon_days,
+                                          problem.horizon_days)
+    return predicted
 
 
 def past_spend(frame: pd.DataFrame) -> np.ndarray | None:
@@ -117,7 +129,8 @@ def winner_model(winner: str, problem: ClvProblem, btyd: BTYDModel, spend: Spend
                          objective=spend.objective, more_booster_texts=spend.booster_texts[1:],
                          part_scales=spend.part_scales, members=spend.members,
                          btyd_params=problem.stack_btyd.params() if stacked else None,
-                         stack_horizon_days=problem.stack_horizon_days if stacked else 0.0)
+                         stack_horizon_days=problem.stack_horizon_days if stacked else 0.0,
+                         tail_days=problem.tail_days)
     else:
         model = ClvModel(spec, kind="btyd", horizon_days=problem.horizon_days, thresholds={},
                          btyd_params=btyd.params())
@@ -154,7 +167,7 @@ def fit(problem: ClvProblem, run: RunContext) -> Fitted:
             f"{'stacked on BG/NBD per cutoff' if stacked.stack_btyd is not None else 'not stacked'}")
     tuned = tune_spend(stacked, run)
     spend = tuned.model
-    predictions = {"btyd": btyd_spend, "lightgbm": spend.predict(stacked.holdout)}
+    predictions = {"btyd": btyd_spend, "lightgbm": lightgbm_spend(stacked, spend, stacked.holdout)}
     actual = problem.holdout[LABEL].to_numpy(float)
     table = comparison_table(actual, predictions).loc[list(MODELS)]
     winner = pick_winner(table)
@@ -169,8 +182,9 @@ def fit(problem: ClvProblem, run: RunContext) -> Fitted:
     metrics = {f"{name}.{k}": float(v) for name, row in table.iterrows() for k, v in row.items()}
     model = winner_model(winner, stacked, btyd, spend)
     params = {**spend.params, "objective": spend.objective, "best_iterations": list(spend.best_iterations),
-              "scale": spend.scale, "part_scales": list(spend.part_scales), "validation_normalized_gini": tuned.value,
-              "stacked": stacked.stack_btyd is not None, "members": spend.members, "fitted": tuned.how}
+              "scale": spend.scale, "btyd_tail_days": stacked.tail_days, "part_scales": list(spend.part_scales),
+              "validation_normalized_gini": tuned.value, "stacked": stacked.stack_btyd is not None,
+              "members": spend.members, "fitted": tuned.how}
     out = run.files_dir
     tiers_path = save_thresholds(model.thresholds, out / "clv_tiers.json")
     (out / "btyd_params.json").write_text(json.dumps(btyd.params(), indent=2))

@@ -4,8 +4,9 @@ Only a user's log (id, date, amount) is available, so the LightGBM model learns 
 inside the calibration period: features as of cutoff ``c`` (purchases on or before ``c``), label = spend
 in ``(c, c + L]`` with ``L = min(horizon, calibration span / 2)``, so that every label window ends by
 the calibration end and the holdout is never seen. When ``L`` is shorter than the horizon (CDNOW:
-39-week calibration, 39-week horizon), predictions are scaled by ``horizon / L``: a spend-rate
-assumption that does not change the ranking metrics and is reported in the model card.
+39-week calibration, 39-week horizon), the stacked BG/NBD + Gamma-Gamma fit predicts the spend of the
+rest of the horizon (``ClvProblem.tail_days``); without stacking, predictions are scaled by
+``horizon / L`` (a spend-rate assumption). The model card says which.
 """
 
 from __future__ import annotations
@@ -96,8 +97,9 @@ def build_transaction_dataset(tx: pd.DataFrame, calibration_end: str | pd.Timest
                      "(no history), not in the holdout")
     label_days = min(horizon_days, span // 2)
     if label_days < horizon_days:
-        notes.append(f"training labels cover {label_days} days (half the calibration span), scaled by "
-                     f"{horizon_days / label_days:.2f} to the {horizon_days}-day horizon")
+        notes.append(f"training labels cover {label_days} days (half the calibration span) of the "
+                     f"{horizon_days}-day horizon: BG/NBD + Gamma-Gamma predict the rest for the stacked "
+                     f"LightGBM (else it is scaled by {horizon_days / label_days:.2f})")
     step = max(7, label_days // 2)
     cutoffs = [end - pd.Timedelta(days=label_days + k * step) for k in range(n_cutoffs)]
     cutoffs = [c for c in cutoffs if (c - first).days >= MIN_HISTORY_DAYS]

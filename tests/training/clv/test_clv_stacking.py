@@ -7,7 +7,14 @@ import pandas as pd
 import pytest
 
 from training.clv.inputs import problem_from_transactions
-from training.clv.stacking import STACKED_COLUMNS, add_stacked, fit_by_cutoff, stack_problem
+from training.clv.stacking import (
+    STACKED_COLUMNS,
+    add_stacked,
+    btyd_tail,
+    fit_by_cutoff,
+    stack_problem,
+    stacked_features,
+)
 
 
 def _stacked(log: pd.DataFrame, calibration_end: str, horizon: int):
@@ -73,3 +80,28 @@ def test_customers_without_history_get_null_stacked_features(sim_log, sim_split)
     assert ((p_alive > 0) & (p_alive <= 1)).all()
     assert out["btyd_expected_spend"].dropna().to_numpy() == pytest.approx(
         (out["bgnbd_expected_purchases"] * out["gg_expected_spend"]).dropna().to_numpy())
+
+
+def test_the_rest_of_a_long_horizon_comes_from_the_stacked_bgnbd(sim_log):
+    # 273 days of history: labels cover 136 days, half of it; the 180-day horizon's last 44 are BG/NBD's.
+    problem = _stacked(sim_log, "2020-09-30", 180)
+    assert (problem.label_days, problem.tail_days, problem.spend_scale) == (136, 44, 1.0)
+    holdout = problem.holdout
+    tail = btyd_tail(problem.stack_btyd, holdout, 136, 180)
+    whole = stacked_features(problem.stack_btyd, holdout, 180)["btyd_expected_spend"].to_numpy()
+    known = holdout["btyd_expected_spend"].notna().to_numpy()
+    assert known.all() and (tail > 0).all()
+    np.testing.assert_allclose(holdout["btyd_expected_spend"].to_numpy() + tail, whole, rtol=1e-9)
+    # Labels over the whole horizon, or no BG/NBD to extrapolate with: no tail.
+    assert _stacked(sim_log, "2020-09-30", 90).tail_days == 0
+    unstacked = problem_from_transactions(sim_log, id_col="customer_id", date_col="date", amount_col="amount",
+                                          calibration_end="2020-09-30", horizon_days=180, seed=0)
+    assert unstacked.tail_days == 0 and unstacked.spend_scale == pytest.approx(180 / 136)
+
+
+def test_a_customer_without_history_has_no_tail(sim_log):
+    problem = _stacked(sim_log, "2020-09-30", 180)
+    rows = problem.holdout.head(3).copy()
+    rows.loc[rows.index[0], [c for c in rows.columns if c.startswith("btyd_")]] = np.nan
+    tail = btyd_tail(problem.stack_btyd, rows, 136, 180)
+    assert tail[0] == 0 and (tail[1:] > 0).all()

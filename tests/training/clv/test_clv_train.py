@@ -102,3 +102,22 @@ def test_cli_names_the_bad_row_of_a_transaction_log(tmp_path):
                                           "--amount", "x", "--calibration-end", "2021-01-20"])
     assert result.exit_code == 1
     assert "column 'x', row 2" in result.output and "negative" in result.output
+
+
+def test_a_horizon_longer_than_the_labels_serves_lightgbm_plus_the_bgnbd_tail(sim_log, monkeypatch):
+    from training.clv.inputs import problem_from_transactions
+
+    problem = problem_from_transactions(sim_log, id_col="customer_id", date_col="date", amount_col="amount",
+                                        calibration_end="2020-09-30", horizon_days=180, seed=0)
+    monkeypatch.setattr(clv_train, "pick_winner", lambda table: "lightgbm")
+    result = clv_train.train_clv(problem, trials=2, timeout=None, model_name="clv-tail", seed=0, storage=None,
+                                 promote=False, settings=get_settings())
+    served = mlflow.pyfunc.load_model(result.model_uri)
+    assert served.unwrap_python_model().tail_days == 44
+    predictions = pd.read_parquet(mlflow.artifacts.download_artifacts(
+        run_id=result.run_id, artifact_path="clv/holdout_predictions.parquet"))
+    out = served.predict(problem.holdout)
+    # What is served is what was evaluated: the label window's spend plus BG/NBD's last 44 days.
+    np.testing.assert_allclose(out["predicted_spend"], predictions["lightgbm"], rtol=1e-9)
+    card = mlflow.artifacts.load_text(f"runs:/{result.run_id}/model_card.md")
+    assert "add the expected spend of the remaining 44" in card
