@@ -7,6 +7,7 @@ every summary built here, so out-of-order dates are accepted and sorted, not ref
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import numpy as np
@@ -27,11 +28,17 @@ def read_transactions(path: str | Path, *, sep: str | None = None, header: bool 
     path = Path(path)
     if not path.exists():
         raise ClvInputError(f"--transactions {path}: file not found; give the path of a CSV or Parquet log.")
-    if path.suffix.lower() in {".parquet", ".pq"}:
-        return pd.read_parquet(path)
-    if sep is None and path.suffix.lower() in {".txt", ".dat"}:
-        sep = r"\s+"
-    frame = pd.read_csv(path, sep=sep, engine="python", header=0 if header else None, dtype=str)
+    if path.stat().st_size == 0:
+        raise ClvInputError(f"--transactions {path}: the file is empty; give a log with a row per purchase.")
+    try:
+        if path.suffix.lower() in {".parquet", ".pq"}:
+            return pd.read_parquet(path)
+        if sep is None and path.suffix.lower() in {".txt", ".dat"}:
+            sep = r"\s+"
+        frame = pd.read_csv(path, sep=sep, engine="python", header=0 if header else None, dtype=str)
+    except (ValueError, OSError, csv.Error) as err:  # pandas' parser/empty-data errors and pyarrow's are ValueErrors
+        raise ClvInputError(f"--transactions {path}: not a readable CSV, TSV, whitespace-separated or Parquet "
+                            f"log ({type(err).__name__}); check the file and its extension.") from None
     if not header:
         frame.columns = [str(i + 1) for i in range(frame.shape[1])]
     return frame

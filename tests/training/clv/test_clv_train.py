@@ -104,6 +104,19 @@ def test_cli_names_the_bad_row_of_a_transaction_log(tmp_path):
     assert "column 'x', row 2" in result.output and "negative" in result.output
 
 
+@pytest.mark.parametrize(("name", "content", "words"), [
+    ("log.csv", b"", "the file is empty"),
+    ("log.parquet", b"not parquet at all", "not a readable CSV, TSV, whitespace-separated or Parquet log"),
+])
+def test_cli_refuses_an_unreadable_transaction_log_in_one_line(tmp_path, name, content, words):
+    path = tmp_path / name
+    path.write_bytes(content)
+    result = CliRunner().invoke(family_command("clv"), ["--transactions", str(path), "--id", "c", "--date", "d",
+                                                        "--amount", "x", "--calibration-end", "2021-01-20"])
+    assert result.exit_code == 1 and words in result.output and str(path) in result.output
+    assert "Traceback" not in result.output and result.output.count("\n") == 1
+
+
 def test_a_horizon_longer_than_the_labels_serves_lightgbm_plus_the_bgnbd_tail(sim_log, monkeypatch):
     from training.clv.inputs import problem_from_transactions
 
