@@ -12,8 +12,12 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from training.settings import Settings
 
 TEAM_PARAMS = ("workers", "study", "heartbeat")
 
@@ -60,12 +64,10 @@ def worker_argv(ctx: click.Context, study: str) -> list[str]:
     return argv + (["--heartbeat", str(heartbeat)] if heartbeat else [])
 
 
-def run_workers(ctx: click.Context, workers: int, study: str) -> None:
+def run_workers(ctx: click.Context, settings: Settings, workers: int, study: str) -> None:
     """Spawn the workers, wait for all; exit 0 when one finished the job (others done or killed)."""
-    from crmlab.commands.options import load_settings
     from training.core.distributed import DistributedStudyError, prepare_job
 
-    settings = load_settings(optuna_storage=ctx.params.get("storage"))
     try:
         prepare_job(settings.tracking_uri, settings.default_optuna_storage())
     except DistributedStudyError as err:

@@ -38,9 +38,9 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
 from training.core.families import all_families
+from training.core.gate_spec import GateSpec
 from training.core.lgbm_contrib import PATH
 from training.core.model_state import restore
-from training.core.promotion import GateSpec
 from training.core.pyfunc_base import (
     InputSpec,
     InvalidModelInput,

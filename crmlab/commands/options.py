@@ -98,7 +98,8 @@ def _team_job(func):
         if workers is not None and workers > 1:
             from crmlab.workers import new_study_name, run_workers
 
-            return run_workers(ctx, workers, study or new_study_name(ctx))
+            settings = load_settings(optuna_storage=ctx.params.get("storage"))
+            return run_workers(ctx, settings, workers, study or new_study_name(ctx))
         ctx.meta[TEAM_OVERRIDES] = {k: v for k, v in {"study": study, "heartbeat_s": heartbeat}.items()
                                     if v is not None}
         return func(*args, **kwargs)

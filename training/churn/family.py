@@ -18,7 +18,7 @@ from training.core.family import (
     SourceOption,
     SourceUsageError,
 )
-from training.core.promotion import GateSpec
+from training.core.gate_spec import GateSpec
 from training.core.tabular import TableError
 from training.settings import Settings
 

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from training.core.evaluation import calibrated_ece_noise, expected_calibration_error, per_row_log_loss
-from training.core.promotion import GateSpec
+from training.core.gate_spec import GateSpec
 
 LABEL = "churned"
 SCORE = "churn_probability"

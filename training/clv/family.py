@@ -19,7 +19,7 @@ from training.core.family import (
     SourceOption,
     SourceUsageError,
 )
-from training.core.promotion import GateSpec
+from training.core.gate_spec import GateSpec
 from training.settings import Settings
 
 _LOG_OPTIONS = (("id_col", "--id"), ("date_col", "--date"), ("amount_col", "--amount"),

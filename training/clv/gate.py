@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from training.core.promotion import GateSpec
+from training.core.gate_spec import GateSpec
 
 LABEL = "future_spend"
 PREDICTION = "predicted_spend"

@@ -27,8 +27,9 @@ def write_comparison(out: Path, problem: ClvProblem, table: pd.DataFrame, predic
     actual = problem.holdout[LABEL].to_numpy(float)
     table.to_csv(out / "comparison.csv")
     (out / "comparison.md").write_text(_markdown(table, winner))
-    frame = pd.DataFrame({ID: problem.holdout[ID].astype(str).to_numpy(), "actual": actual,
-                          **predictions, "btyd_p_alive": p_alive})
+    # rows in holdout.parquet's order, without the customer id: a user's own log may key customers by e-mail,
+    # and nothing identifying reaches the tracking store (the churn and segments holdouts carry none either)
+    frame = pd.DataFrame({"actual": actual, **predictions, "btyd_p_alive": p_alive})
     frame.to_parquet(out / "holdout_predictions.parquet", index=False)
     deciles = pd.concat([calibration_by_decile(actual, pred).assign(model=name)
                          for name, pred in predictions.items()], ignore_index=True)

@@ -26,6 +26,7 @@ from training.clv.pyfunc import TIERS_ARTIFACT, ClvModel, btyd_spec
 from training.clv.spend_models import SpendModel, TunedSpend, tune_spend_model
 from training.clv.stacking import STACKED_COLUMNS, stack_problem
 from training.clv.tiers import fit_tier_thresholds, save_thresholds
+from training.clv.transactions import ID
 from training.core.family import Fitted, ModelCard, RunContext, TrainResult
 from training.core.lgbm_search import TunedBooster
 from training.core.pyfunc_base import InputSpec
@@ -68,8 +69,6 @@ def tune_spend(problem: ClvProblem, run: RunContext) -> TunedSpend:
     Small table: K-fold, grouped by customer, and the K fold models averaged (a cross-fit ensemble: its
     out-of-fold predictions are what chose and calibrated it). Larger: the validation split, then a refit
     on train + validation (``settings.clv_refit_seeds`` seeds averaged)."""
-    from training.clv.transactions import ID
-
     return tune_spend_model((problem.train[problem.features], problem.train[LABEL].astype(float)),
                             (problem.valid[problem.features], problem.valid[LABEL].astype(float)), run=run,
                             categorical=problem.categorical, scale=problem.spend_scale,
@@ -203,7 +202,7 @@ def fit(problem: ClvProblem, run: RunContext) -> Fitted:
         data_window=_window(problem), test_metrics=version_metrics,
         body=report.model_card(stacked, table, winner, model.spec, model.thresholds, btyd, params,
                                baseline_table))
-    holdout = problem.holdout.drop(columns=["cutoff"], errors="ignore").assign(
+    holdout = problem.holdout.drop(columns=["cutoff", ID], errors="ignore").assign(
         **{f"{BASELINE_PREFIX}{name}": values for name, values in baselines.items()})
     return Fitted(
         model=model, input_spec=model.spec,

@@ -30,7 +30,7 @@ from typing import Literal
 
 import optuna
 
-from training.core.tuning import check_direction
+from training.core.study_direction import check_direction
 
 BUDGET_ATTR = "crmlab.trials"
 FINISHER_ATTR = "crmlab.finished_by"

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from training.core.family import ModelFamily
-from training.core.promotion import GateSpec
+from training.core.gate_spec import GateSpec
 
 
 @dataclass(frozen=True)

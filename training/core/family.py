@@ -19,7 +19,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 import pandas as pd
 
-from training.core.promotion import GateSpec
+from training.core.gate_spec import GateSpec
 from training.core.pyfunc_base import InputSpec
 from training.settings import Settings
 

@@ -21,7 +21,7 @@ too, so after a change to labelling give a trusted holdout explicitly.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +29,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from training.core.families import gate_for
+from training.core.gate_spec import GateSpec
 from training.core.registry import CHALLENGER, CHAMPION
 from training.settings import Settings
 from training.tracking import configure_mlflow
@@ -36,17 +38,6 @@ from training.tracking import configure_mlflow
 HOLDOUT_ARTIFACT = "holdout.parquet"
 CONFIDENCE = 0.95
 RESAMPLES = 2000
-
-
-@dataclass
-class GateSpec:
-    """A family's gate. ``per_row_loss`` None: no comparison with the champion (a composite that learns
-    nothing itself is promoted on build when its ``checks`` pass); ``tolerance`` is then unused."""
-
-    per_row_loss: Callable[[pd.DataFrame, pd.DataFrame], np.ndarray] | None  # (output, holdout) -> loss/row
-    checks: Callable[[pd.DataFrame, pd.DataFrame], dict[str, bool]]          # extra bounds, e.g. calibration
-    tolerance: float                                                          # allowed mean-loss increase
-    relative_checks: frozenset[str] = frozenset()  # checks that need a champion: skipped for a first version
 
 
 @dataclass
@@ -130,13 +121,6 @@ def promote(model_name: str, *, holdout: pd.DataFrame | None = None, force: bool
             client.set_model_version_tag(model_name, champion.version, "gate.superseded_by",
                                          str(challenger.version))
     return decision
-
-
-def gate_for(family: str) -> GateSpec:
-    """The gate of a family in ``training.core.families.FAMILIES`` (ValueError naming the known ones)."""
-    from training.core.families import gate_for as table_gate
-
-    return table_gate(family)
 
 
 def paired_bootstrap(diff: np.ndarray, *, resamples: int = RESAMPLES, seed: int = 0,

@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 
 from training.core.family import Fitted, ModelCard, ProfileSpec, RunContext, SourceOption, SourceUsageError
-from training.core.promotion import GateSpec
+from training.core.gate_spec import GateSpec
 from training.recs import gate, train
 from training.recs.data import RecsData, RecsInputError, TimeSplit
 from training.recs.pyfunc import NEXT_BEST, SPEC, RecommenderModel

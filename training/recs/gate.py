@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from training.core.promotion import GateSpec
+from training.core.gate_spec import GateSpec
 from training.recs.model import OUTPUT_COLUMNS
 
 FAMILY = "recs"

@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 
 from training.core.family import Fitted, MonitoringSpec, ProfileSpec, RunContext, SourceOption, SourceUsageError
-from training.core.promotion import GateSpec
+from training.core.gate_spec import GateSpec
 from training.segments import gate, train
 from training.segments.inputs import SegmentationInputError
 from training.settings import Settings

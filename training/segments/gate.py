@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from training.core.promotion import GateSpec
+from training.core.gate_spec import GateSpec
 from training.segments.inputs import select_features
 from training.segments.pipeline import Preprocessor
 from training.segments.quality import simplified_silhouette

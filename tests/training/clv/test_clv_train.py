@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import mlflow
 import numpy as np
 import pandas as pd
@@ -19,10 +21,28 @@ def _artifacts(run_id: str) -> set[str]:
     return {a.path for a in mlflow.MlflowClient().list_artifacts(run_id, "clv")}
 
 
+def _logged_anywhere(folder: Path, text: str, *, skip: Path) -> list[str]:
+    """Files under ``folder`` but outside ``skip`` (the tracking database, artifacts and registered models)
+    that hold ``text``."""
+    found = []
+    for path in (p for p in folder.rglob("*") if p.is_file() and skip not in p.parents):
+        if path.suffix == ".parquet":
+            frame = pd.read_parquet(path)
+            held = any(text in str(c) or frame[c].astype(str).str.contains(text, regex=False).any()
+                       for c in frame.columns)
+        else:
+            held = text.encode() in path.read_bytes()
+        if held:
+            found.append(str(path.relative_to(folder)))
+    return found
+
+
 def test_transaction_log_shape_trains_registers_and_promotes_via_cli(tmp_path, sim_log, sim_split):
     calibration_end, horizon = sim_split
-    path = tmp_path / "log.csv"
+    (tmp_path / "input").mkdir()
+    path = tmp_path / "input" / "log.csv"
     renamed = sim_log.rename(columns={"customer_id": "cust", "date": "day", "amount": "spend"})
+    renamed["cust"] = "person." + renamed["cust"].astype(str) + "@example.com"  # a log keyed by e-mail
     renamed.to_csv(path, index=False)
     result = CliRunner().invoke(family_command("clv"), [
         "--transactions", str(path), "--id", "cust", "--date", "day", "--amount", "spend",
@@ -38,7 +58,10 @@ def test_transaction_log_shape_trains_registers_and_promotes_via_cli(tmp_path, s
             "clv/calibration_by_decile.png", "clv/clv_tiers.json"} <= _artifacts(version.run_id)
     predictions = pd.read_parquet(mlflow.artifacts.download_artifacts(
         run_id=version.run_id, artifact_path="clv/holdout_predictions.parquet"))
-    assert list(predictions.columns) == ["customer_id", "actual", "btyd", "lightgbm", "btyd_p_alive"]
+    assert list(predictions.columns) == ["actual", "btyd", "lightgbm", "btyd_p_alive"]
+    # The customer key never reaches the tracking store: not in the database, artifacts or registered model.
+    assert (tmp_path / "mlflow.db").exists()
+    assert _logged_anywhere(tmp_path, "@example.com", skip=path.parent) == []
     comparison = pd.read_csv(mlflow.artifacts.download_artifacts(run_id=version.run_id,
                                                                  artifact_path="clv/comparison.csv"))
     assert {"mae", "rmse", "spearman", "normalized_gini", "top_decile_capture"} <= set(comparison.columns)

@@ -23,8 +23,8 @@ from training.core.family import (
     SourceUsageError,
     TrainResult,
 )
+from training.core.gate_spec import GateSpec
 from training.core.lifecycle import study_name, train_family
-from training.core.promotion import GateSpec
 from training.core.pyfunc_base import InputSpec, ValidatedPyfunc
 from training.settings import get_settings
 

@@ -13,6 +13,7 @@ from mlflow.exceptions import MlflowException
 
 from training.core import model_state, promotion
 from training.core.evaluation import per_row_log_loss
+from training.core.gate_spec import GateSpec
 from training.core.pyfunc_base import InputSpec, ValidatedPyfunc
 from training.core.registry import data_hash, log_and_register
 from training.settings import get_settings
@@ -46,7 +47,7 @@ def _holdout(n: int = 3000, seed: int = 0) -> pd.DataFrame:
 
 @pytest.fixture()
 def toy_gate(monkeypatch):
-    spec = promotion.GateSpec(
+    spec = GateSpec(
         per_row_loss=lambda out, hold: per_row_log_loss(hold["y"].to_numpy(), out["p"].to_numpy()),
         checks=lambda out, hold: {"probabilities_in_range": bool(out["p"].between(0, 1).all())},
         tolerance=0.002,
@@ -132,7 +133,7 @@ def test_gate_first_version_then_refuses_worse_and_force_is_recorded(toy_gate):
 
 def test_a_first_version_must_pass_the_absolute_checks():
     """v1 once became champion as "first version" although later versions failed the same ECE bound."""
-    spec = promotion.GateSpec(
+    spec = GateSpec(
         per_row_loss=lambda out, hold: per_row_log_loss(hold["y"].to_numpy(), out["p"].to_numpy()),
         checks=lambda out, hold: {"mean_p_near_base_rate": bool(abs(out["p"].mean() - hold["y"].mean()) < 0.05),
                                   "kept_ids": False},
