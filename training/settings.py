@@ -81,6 +81,12 @@ class Settings(BaseSettings):
                     "higher test AUC on every table measured (bench/README.md). See training/churn/train.py.",
     )
     kfold_folds: int = Field(default=5, ge=2, le=20, description="Folds of the K-fold tuning of small tables.")
+    clv_log_max_quarantine_share: float = Field(
+        default=0.5, gt=0, le=1,
+        description="`crmlab train clv --transactions`: rows failing a check (no customer id, a bad date, a "
+                    "missing or negative amount) go to ./<log>.quarantine.csv and are left out, unless more than "
+                    "this share of the log fails; then the log is refused. See training/clv/inputs.py.",
+    )
     clv_refit_seeds: int = Field(
         default=5, ge=1, le=20,
         description="CLV on tables above kfold_max_rows: the chosen LightGBM configuration is refitted on all "

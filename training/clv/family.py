@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -71,7 +72,9 @@ class ClvFamily:
                 transactions, id_col=source["id_col"], date_col=source["date_col"],
                 amount_col=source["amount_col"], calibration_end=source["calibration_end"],
                 horizon_days=horizon or settings.horizon_days, seed=settings.seed,
-                date_format=source.get("date_format"), header=not source.get("no_header"))
+                date_format=source.get("date_format"), header=not source.get("no_header"),
+                quarantine_to=Path.cwd() / f"{Path(transactions).stem}.quarantine.csv",
+                max_quarantine_share=settings.clv_log_max_quarantine_share)
         if any(source.get(k) for k in ("id_col", "date_col", "amount_col", "calibration_end", "date_format",
                                        "no_header")):
             raise SourceUsageError("--id/--date/--amount/--calibration-end/--date-format/--no-header go "

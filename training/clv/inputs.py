@@ -16,6 +16,7 @@ the baseline predicts 0 for them (BG/NBD describes repeat buying after a first p
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -25,7 +26,14 @@ import pandas as pd
 
 from training.clv.btyd import BTYD_INPUTS, BTYDModel, as_inputs, summary_from_clean
 from training.clv.transaction_features import FEATURE_COLUMNS, build_transaction_dataset
-from training.clv.transactions import ID, ClvInputError, read_transactions, validate_transactions
+from training.clv.transactions import (
+    ID,
+    QUARANTINE_PROBLEM,
+    ClvInputError,
+    read_transactions,
+    screen_transactions,
+    validate_transactions,
+)
 
 LABEL = "future_spend"
 CUTOFF = "cutoff"
@@ -81,10 +89,25 @@ class ClvProblem:
 
 def problem_from_transactions(path: str | Path | pd.DataFrame, *, id_col: str, date_col: str, amount_col: str,
                               calibration_end: str, horizon_days: int, seed: int,
-                              date_format: str | None = None, header: bool = True) -> ClvProblem:
-    """A user's log: calibration up to ``calibration_end`` (inclusive), holdout the next ``horizon_days``."""
+                              date_format: str | None = None, header: bool = True,
+                              quarantine_to: Path | None = None, max_quarantine_share: float = 0.5) -> ClvProblem:
+    """A user's log: calibration up to ``calibration_end`` (inclusive), holdout the next ``horizon_days``.
+
+    With ``quarantine_to`` (a CSV path), rows that fail a check are written there and left out, unless more
+    than ``max_quarantine_share`` of the rows fail (then the log is refused naming the first bad row: the
+    columns or the date format are more likely wrong than the rows). The file stays on this machine: its
+    rows are as read, customer ids included, and nothing of them is logged. Without it, any bad row is refused.
+    """
     raw = path if isinstance(path, pd.DataFrame) else read_transactions(path, header=header)
-    tx = validate_transactions(raw, id_col, date_col, amount_col, date_format=date_format)
+    notes: list[str] = []
+    if quarantine_to is None:
+        tx = validate_transactions(raw, id_col, date_col, amount_col, date_format=date_format)
+    else:
+        tx, bad = screen_transactions(raw, id_col, date_col, amount_col, date_format=date_format)
+        if len(bad):
+            notes.append(_quarantine(bad, raw, quarantine_to, max_quarantine_share,
+                                     lambda: validate_transactions(raw, id_col, date_col, amount_col,
+                                                                   date_format=date_format)))
     try:
         end = pd.Timestamp(calibration_end)
     except (ValueError, TypeError):
@@ -95,7 +118,23 @@ def problem_from_transactions(path: str | Path | pd.DataFrame, *, id_col: str, d
     population = holdout[list(BTYD_INPUTS.values())].rename(columns={v: k for k, v in BTYD_INPUTS.items()})
     # Tier population: every customer at the calibration end (the base the model is trained for).
     return ClvProblem("transactions", train, valid, holdout, population, holdout.drop(columns=[LABEL]),
-                      list(FEATURE_COLUMNS), [], horizon_days, data.scale, data.notes)
+                      list(FEATURE_COLUMNS), [], horizon_days, data.scale, notes + data.notes)
+
+
+def _quarantine(bad: pd.DataFrame, raw: pd.DataFrame, to: Path, max_share: float,
+                refuse: Callable[[], object]) -> str:
+    """Write the failing rows to ``to`` and say how many and why; too many: ``refuse()`` raises, plus why."""
+    if len(bad) > max_share * len(raw):
+        try:
+            refuse()
+        except ClvInputError as err:
+            raise ClvInputError(f"{err} {len(bad):,} of {len(raw):,} rows fail, more than "
+                                f"{max_share:.0%}: the log is refused rather than quarantined.") from None
+    to.parent.mkdir(parents=True, exist_ok=True)
+    bad.to_csv(to, index=False)
+    counts = bad[QUARANTINE_PROBLEM].value_counts()
+    why = "; ".join(f"{n:,} {problem}" for problem, n in counts.items())
+    return f"{len(bad):,} of {len(raw):,} log rows quarantined to {to} and left out ({why})"
 
 
 def _split_by_customer(frame: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:

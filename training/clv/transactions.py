@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 ID, DATE, AMOUNT = "customer_id", "date", "amount"
+QUARANTINE_ROW, QUARANTINE_PROBLEM = "crmlab_row", "crmlab_problem"  # added to each quarantined row
 
 
 class ClvInputError(ValueError):
@@ -55,6 +56,36 @@ def validate_transactions(
     ``keep_missing_amounts`` is for crmlab's clean data, whose null amounts the features' point-in-time
     cleaning imputes (see ``training.clv.inputs``); a user's log must say what every purchase cost.
     """
+    rules, ids, dates, amounts = _row_rules(df, id_col, date_col, amount_col, date_format, keep_missing_amounts)
+    for column, problem, fix, bad in rules:
+        _refuse(bad, column, problem, fix)
+    return _normalised(ids, dates, amounts)
+
+
+def screen_transactions(
+    df: pd.DataFrame, id_col: str, date_col: str, amount_col: str, *, date_format: str | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(the rows ``validate_transactions`` accepts, normalised alike; the others as read, with their 1-based
+    data row in ``QUARANTINE_ROW`` and their first problem in ``QUARANTINE_PROBLEM``).
+
+    A real export carries rows no CLV summary can use: guest purchases without a customer id, refunds,
+    a mistyped date. They are set aside and counted, as ``crmlab ingest`` quarantines rows, rather than
+    refusing the whole log. Missing columns and an empty log are still refused.
+    """
+    rules, ids, dates, amounts = _row_rules(df, id_col, date_col, amount_col, date_format, False)
+    problem = pd.Series(None, index=df.index, dtype=object)
+    for column, text, _, bad in rules:
+        problem = problem.mask(problem.isna() & np.asarray(bad, dtype=bool), f"column '{column}': value {text}")
+    bad = problem.notna().to_numpy()
+    quarantined = df[bad].assign(**{QUARANTINE_ROW: np.flatnonzero(bad) + 1, QUARANTINE_PROBLEM: problem[bad]})
+    return _normalised(ids[~bad], dates[~bad], amounts[~bad]), quarantined.reset_index(drop=True)
+
+
+def _row_rules(df: pd.DataFrame, id_col: str, date_col: str, amount_col: str, date_format: str | None,
+               keep_missing_amounts: bool) -> tuple[list[tuple[str, str, str, pd.Series]], pd.Series, pd.Series,
+                                                    pd.Series]:
+    """The per-row checks in the order they are reported: (column, problem, fix, rows failing it), and the
+    parsed ids, dates and amounts."""
     missing = [c for c in (id_col, date_col, amount_col) if c not in df.columns]
     if missing:
         raise ClvInputError(
@@ -65,17 +96,26 @@ def validate_transactions(
     if df.empty:
         raise ClvInputError("transaction log: no rows; give a log with at least one purchase per customer.")
     ids = df[id_col]
-    _refuse(ids.isna() | (ids.astype(str).str.strip() == ""), id_col, "is empty", "fill in the customer id")
     dates = _parse_dates(df[date_col], date_format)
-    _refuse(dates.isna(), date_col, "is not a parseable date",
-            "fix the date (e.g. YYYY-MM-DD) or pass --date-format")
     amounts = pd.to_numeric(df[amount_col], errors="coerce")
-    _refuse(amounts.isna() & df[amount_col].notna(), amount_col, "is not a number", "fix the amount")
+    rules = [
+        (id_col, "is empty", "fill in the customer id", ids.isna() | (ids.astype(str).str.strip() == "")),
+        (date_col, "is not a parseable date", "fix the date (e.g. YYYY-MM-DD) or pass --date-format",
+         dates.isna()),
+        (amount_col, "is not a number", "fix the amount", amounts.isna() & df[amount_col].notna()),
+    ]
     if not keep_missing_amounts:
-        _refuse(amounts.isna(), amount_col, "is missing", "fill in the amount or remove the row")
-    _refuse(np.isinf(amounts.to_numpy(dtype=float)), amount_col, "is not finite", "fix the amount")
-    _refuse(amounts < 0, amount_col, "is negative (refunds are not purchases)",
-            "remove refunds or net them into their purchase before training")
+        rules.append((amount_col, "is missing", "fill in the amount or remove the row", amounts.isna()))
+    rules += [
+        (amount_col, "is not finite", "fix the amount", pd.Series(np.isinf(amounts.to_numpy(dtype=float)),
+                                                                  index=df.index)),
+        (amount_col, "is negative (refunds are not purchases)",
+         "remove refunds or net them into their purchase before training", amounts < 0),
+    ]
+    return rules, ids, dates, amounts
+
+
+def _normalised(ids: pd.Series, dates: pd.Series, amounts: pd.Series) -> pd.DataFrame:
     out = pd.DataFrame({
         ID: ids.astype(str).str.strip().to_numpy(),
         DATE: dates.dt.normalize().to_numpy(),

@@ -21,11 +21,11 @@ def _artifacts(run_id: str) -> set[str]:
     return {a.path for a in mlflow.MlflowClient().list_artifacts(run_id, "clv")}
 
 
-def _logged_anywhere(folder: Path, text: str, *, skip: Path) -> list[str]:
-    """Files under ``folder`` but outside ``skip`` (the tracking database, artifacts and registered models)
-    that hold ``text``."""
+def _logged_anywhere(folder: Path, text: str, *, skip: tuple[Path, ...]) -> list[str]:
+    """Files under ``folder`` but not in or under ``skip`` (the tracking database, artifacts and registered
+    models) that hold ``text``."""
     found = []
-    for path in (p for p in folder.rglob("*") if p.is_file() and skip not in p.parents):
+    for path in (p for p in folder.rglob("*") if p.is_file() and not {p, *p.parents} & set(skip)):
         if path.suffix == ".parquet":
             frame = pd.read_parquet(path)
             held = any(text in str(c) or frame[c].astype(str).str.contains(text, regex=False).any()
@@ -43,13 +43,23 @@ def test_transaction_log_shape_trains_registers_and_promotes_via_cli(tmp_path, s
     path = tmp_path / "input" / "log.csv"
     renamed = sim_log.rename(columns={"customer_id": "cust", "date": "day", "amount": "spend"})
     renamed["cust"] = "person." + renamed["cust"].astype(str) + "@example.com"  # a log keyed by e-mail
-    renamed.to_csv(path, index=False)
+    # what a real export carries: a guest purchase, a mistyped date, a refund (data rows 1-3 of the file)
+    first = renamed.iloc[0]
+    bad = pd.DataFrame({"cust": ["", first["cust"], first["cust"]], "day": [first["day"], "31/02/2020", first["day"]],
+                        "spend": [12.0, 5.0, -7.0]})
+    pd.concat([bad, renamed], ignore_index=True).to_csv(path, index=False)
     result = CliRunner().invoke(family_command("clv"), [
         "--transactions", str(path), "--id", "cust", "--date", "day", "--amount", "spend",
         "--calibration-end", calibration_end, "--horizon-days", str(horizon), "--trials", "2", "--seed", "3",
         "--promote"])
     assert result.exit_code == 0, result.output
     assert "winner:" in result.output and "PROMOTED" in result.output
+    # The three are set aside, counted and kept on this machine with their row and problem, not refused.
+    quarantine = tmp_path / "log.quarantine.csv"
+    assert f"3 of {len(renamed) + 3:,} log rows quarantined to {quarantine}" in result.output
+    kept = pd.read_csv(quarantine, keep_default_na=False)
+    assert kept["crmlab_row"].tolist() == [1, 2, 3] and kept["spend"].tolist() == [12.0, 5.0, -7.0]
+    assert [p.split(":")[0] for p in kept["crmlab_problem"]] == ["column 'cust'", "column 'day'", "column 'spend'"]
     client = mlflow.MlflowClient()
     version = client.get_model_version_by_alias("clv", "champion")
     assert version.tags["crmlab.family"] == "clv" and version.tags["clv.winner"] in {"btyd", "lightgbm"}
@@ -61,7 +71,7 @@ def test_transaction_log_shape_trains_registers_and_promotes_via_cli(tmp_path, s
     assert list(predictions.columns) == ["actual", "btyd", "lightgbm", "btyd_p_alive"]
     # The customer key never reaches the tracking store: not in the database, artifacts or registered model.
     assert (tmp_path / "mlflow.db").exists()
-    assert _logged_anywhere(tmp_path, "@example.com", skip=path.parent) == []
+    assert _logged_anywhere(tmp_path, "@example.com", skip=(path.parent, quarantine)) == []
     comparison = pd.read_csv(mlflow.artifacts.download_artifacts(run_id=version.run_id,
                                                                  artifact_path="clv/comparison.csv"))
     assert {"mae", "rmse", "spearman", "normalized_gini", "top_decile_capture"} <= set(comparison.columns)
@@ -117,14 +127,16 @@ def test_cli_usage_errors(args, words):
     assert result.exit_code == 2 and words in result.output
 
 
-def test_cli_names_the_bad_row_of_a_transaction_log(tmp_path):
+def test_cli_refuses_a_log_that_mostly_fails_naming_its_first_bad_row(tmp_path):
     path = tmp_path / "log.csv"
     pd.DataFrame({"c": ["a", "b", "a"], "d": ["2021-01-01", "2021-01-02", "2021-02-01"],
-                  "x": [5.0, -3.0, 4.0]}).to_csv(path, index=False)
+                  "x": [5.0, -3.0, -4.0]}).to_csv(path, index=False)
     result = CliRunner().invoke(family_command("clv"), ["--transactions", str(path), "--id", "c", "--date", "d",
                                           "--amount", "x", "--calibration-end", "2021-01-20"])
-    assert result.exit_code == 1
-    assert "column 'x', row 2" in result.output and "negative" in result.output
+    assert result.exit_code == 1 and result.output.count("\n") == 1
+    assert "column 'x', row 2 (and 1 more row(s))" in result.output and "negative" in result.output
+    assert "2 of 3 rows fail, more than 50%" in result.output
+    assert not (tmp_path / "log.quarantine.csv").exists()
 
 
 @pytest.mark.parametrize(("name", "content", "words"), [
