@@ -16,7 +16,6 @@ the baseline predicts 0 for them (BG/NBD describes repeat buying after a first p
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -104,10 +103,15 @@ def problem_from_transactions(path: str | Path | pd.DataFrame, *, id_col: str, d
         tx = validate_transactions(raw, id_col, date_col, amount_col, date_format=date_format)
     else:
         tx, bad = screen_transactions(raw, id_col, date_col, amount_col, date_format=date_format)
+        if len(bad) > max_quarantine_share * len(raw):
+            try:
+                validate_transactions(raw, id_col, date_col, amount_col, date_format=date_format)
+            except ClvInputError as err:  # always raised here: name the first bad row, and why not quarantined
+                raise ClvInputError(f"{err} {len(bad):,} of {len(raw):,} rows fail, more than "
+                                    f"{max_quarantine_share:.0%}: the log is refused rather than quarantined."
+                                    ) from None
         if len(bad):
-            notes.append(_quarantine(bad, raw, quarantine_to, max_quarantine_share,
-                                     lambda: validate_transactions(raw, id_col, date_col, amount_col,
-                                                                   date_format=date_format)))
+            notes.append(_quarantine(bad, len(raw), quarantine_to))
     try:
         end = pd.Timestamp(calibration_end)
     except (ValueError, TypeError):
@@ -121,20 +125,12 @@ def problem_from_transactions(path: str | Path | pd.DataFrame, *, id_col: str, d
                       list(FEATURE_COLUMNS), [], horizon_days, data.scale, notes + data.notes)
 
 
-def _quarantine(bad: pd.DataFrame, raw: pd.DataFrame, to: Path, max_share: float,
-                refuse: Callable[[], object]) -> str:
-    """Write the failing rows to ``to`` and say how many and why; too many: ``refuse()`` raises, plus why."""
-    if len(bad) > max_share * len(raw):
-        try:
-            refuse()
-        except ClvInputError as err:
-            raise ClvInputError(f"{err} {len(bad):,} of {len(raw):,} rows fail, more than "
-                                f"{max_share:.0%}: the log is refused rather than quarantined.") from None
+def _quarantine(bad: pd.DataFrame, rows: int, to: Path) -> str:
+    """Write the failing rows to ``to``; the note that says how many of ``rows`` and why."""
     to.parent.mkdir(parents=True, exist_ok=True)
     bad.to_csv(to, index=False)
-    counts = bad[QUARANTINE_PROBLEM].value_counts()
-    why = "; ".join(f"{n:,} {problem}" for problem, n in counts.items())
-    return f"{len(bad):,} of {len(raw):,} log rows quarantined to {to} and left out ({why})"
+    why = "; ".join(f"{n:,} {problem}" for problem, n in bad[QUARANTINE_PROBLEM].value_counts().items())
+    return f"{len(bad):,} of {rows:,} log rows quarantined to {to} and left out ({why})"
 
 
 def _split_by_customer(frame: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
